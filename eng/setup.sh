@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything ModelKit needs on a fresh Debian 12 machine (run as root) and builds the native
+# pieces into artifacts/native/lib. Safe to run again: each step is skipped when its result is present.
+set -euo pipefail
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+native_dir="$repo_root/artifacts/native"
+lib_dir="$native_dir/lib"
+ort_version="1.30.0"
+mkdir -p "$lib_dir"
+
+log() { printf '[setup] %s\n' "$*"; }
+
+apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make)
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  log "apt-get install ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then echo "[setup] run as root to install: ${missing[*]}" >&2; exit 1; fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "[setup] the .NET 10 SDK (dotnet) is not on PATH; install it first" >&2; exit 1
+fi
+
+# ONNX Runtime CPU build, taken from the npm package without running its install script
+# (that script downloads CUDA binaries from outside the registry).
+if [ ! -f "$lib_dir/libonnxruntime.so.1" ]; then
+  command -v npm >/dev/null 2>&1 || { log "apt-get install npm"; apt-get update -qq; apt-get install -y -qq npm >/dev/null; }
+  tmp="$(mktemp -d)"
+  log "npm pack onnxruntime-node@$ort_version"
+  (cd "$tmp" && npm pack --silent "onnxruntime-node@$ort_version" >/dev/null && tar xzf "onnxruntime-node-$ort_version.tgz" \
+     package/bin/napi-v6/linux/x64/libonnxruntime.so.1)
+  cp "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$lib_dir/libonnxruntime.so.1.tmp"
+  mv "$lib_dir/libonnxruntime.so.1.tmp" "$lib_dir/libonnxruntime.so.1"
+  rm -rf "$tmp"
+fi
+
+# The libtorch shim. CMake rebuilds only what changed.
+log "building native/modelkit_torch"
+cmake -S "$repo_root/native/modelkit_torch" -B "$native_dir/build/modelkit_torch" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$native_dir/build/modelkit_torch" -j "$(nproc)" >/dev/null
+cp "$native_dir/build/modelkit_torch/libmodelkit_torch.so" "$lib_dir/libmodelkit_torch.so"
+log "native libraries ready in $lib_dir"

@@ -1,0 +1,33 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using ModelKit;
+using ModelKit.Internal;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers ModelKit's core services.</summary>
+public static class ModelKitServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds ModelKit's core services and options and returns a builder that feature packages extend.
+    /// Safe to call more than once: services are registered with <c>TryAdd*</c> and every
+    /// <paramref name="configure"/> delegate is applied in call order.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Optional delegate that sets <see cref="ModelKitOptions"/>.</param>
+    /// <returns>A builder carrying <paramref name="services"/>.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="services"/> is <see langword="null"/>.</exception>
+    public static IModelKitBuilder AddModelKit(this IServiceCollection services, Action<ModelKitOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<ModelKitOptions>()
+            .Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "ModelKitOptions.DataDirectory must not be empty; set it to a writable directory such as './modelkit-data'.")
+            .ValidateOnStart();
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        services.TryAddSingleton(TimeProvider.System);
+        return new ModelKitBuilder(services);
+    }
+}
