@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 using ModelKit;
 using ModelKit.Internal;
 
@@ -19,9 +20,13 @@ public static class ModelKitServiceCollectionExtensions
     public static IModelKitBuilder AddModelKit(this IServiceCollection services, Action<ModelKitOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        services.AddOptions<ModelKitOptions>()
-            .Validate(o => !string.IsNullOrWhiteSpace(o.DataDirectory), "ModelKitOptions.DataDirectory must not be empty; set it to a writable directory such as './modelkit-data'.")
-            .ValidateOnStart();
+        if (!services.Any(d => d.ServiceType == typeof(ModelKitMarker)))
+        {
+            services.AddSingleton<ModelKitMarker>();
+            services.AddOptions<ModelKitOptions>().ValidateDataAnnotations().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelKitOptions>, ModelKitOptionsValidator>());
+        }
+
         if (configure is not null)
         {
             services.Configure(configure);
