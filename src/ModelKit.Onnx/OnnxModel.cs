@@ -1,0 +1,440 @@
+using System.Globalization;
+using Google.Protobuf;
+using ModelKit.Onnx.Protobuf;
+
+namespace ModelKit.Onnx;
+
+/// <summary>
+/// Reads, validates and describes ONNX models (<c>ModelProto</c>, onnx/onnx.proto; semantics in onnx/docs/IR.md).
+/// Every method is thread-safe; the returned messages are new objects the caller owns.
+/// </summary>
+/// <remarks>
+/// The input is treated as untrusted: it is size-limited before parsing, and a parsed message is checked for what every
+/// ONNX model must have (an <c>ir_version</c>, a default-domain <c>opset_import</c>, a graph with tensor-typed inputs and
+/// outputs) because protobuf happily "parses" many random byte strings into a message made only of unknown fields.
+/// Fields this schema subset does not know (for example <c>functions</c> or <c>training_info</c>) are kept as
+/// unknown fields, so a loaded model serializes back without loss.
+/// </remarks>
+public static class OnnxModel
+{
+    private const string Expected = "expected a serialized onnx.ModelProto (.onnx file)";
+    private const int MaxGraphDepth = 64;
+
+    /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it.</summary>
+    /// <param name="stream">The model bytes; read to the end and not disposed (the caller keeps ownership).</param>
+    /// <param name="maxBytes">The largest accepted size in bytes, from 1 to 2,147,483,647 (the default, protobuf's limit).</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is outside 1 to 2,147,483,647.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate"/>.</exception>
+    public static ModelProto Load(Stream stream, long maxBytes = OnnxModelOptions.DefaultMaxModelBytes)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, OnnxModelOptions.DefaultMaxModelBytes);
+        if (stream.CanSeek)
+        {
+            long remaining = stream.Length - stream.Position;
+            if (remaining > maxBytes)
+            {
+                throw TooLarge(remaining.ToString("N0", CultureInfo.InvariantCulture), maxBytes);
+            }
+        }
+
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[81920];
+        int read;
+        while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                throw TooLarge("more than " + maxBytes.ToString("N0", CultureInfo.InvariantCulture), maxBytes);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return Load(new ReadOnlySpan<byte>(buffer.GetBuffer(), 0, (int)buffer.Length));
+    }
+
+    /// <summary>Parses and validates a serialized model.</summary>
+    /// <param name="data">The model bytes (at most 2,147,483,647, protobuf's limit).</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="InvalidModelException">The bytes are empty, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate"/>.</exception>
+    public static ModelProto Load(ReadOnlySpan<byte> data)
+    {
+        if (data.IsEmpty)
+        {
+            throw new InvalidModelException($"The data is not an ONNX model: it is empty (0 bytes); {Expected}. Check that the file was written completely.");
+        }
+
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(data);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new InvalidModelException(
+                $"The data is not an ONNX model: {Describe(data)} could not be parsed as protobuf ({ex.Message.TrimEnd('.')}); {Expected}.", ex);
+        }
+
+        ValidateCore(model, data);
+        return model;
+    }
+
+    /// <summary>
+    /// Checks what every servable ONNX model must have: <c>ir_version</c> set (1 or greater), a graph, an
+    /// <c>opset_import</c> of the default domain (<c>""</c> or <c>ai.onnx</c>), at least one graph input that is not an
+    /// initializer and at least one output, tensor types with a known element type on those inputs and outputs, and no
+    /// tensor whose data is stored in an external file (in the graph, its subgraphs or node attributes).
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidModelException">A check failed; the message says which, with the values, and what to do.</exception>
+    public static void Validate(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ValidateCore(model, default);
+    }
+
+    /// <summary>
+    /// Reads the signature: the graph inputs that are not initializers, in graph order, and the graph outputs. A
+    /// dimension with <c>dim_value</c> is that value; one with <c>dim_param</c> (symbolic) or neither is <c>-1</c>.
+    /// A tensor type without any shape (unknown rank) is reported with an empty shape, as ONNX Runtime reports it.
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <returns>The signature.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidModelException">The model has no graph, an input or output is not a tensor, has no name, has an element type ModelKit does not support, or has a negative dimension.</exception>
+    public static ModelSignature ReadSignature(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (model.Graph is null)
+        {
+            throw new InvalidModelException($"The data is not an ONNX model: it has no graph (ModelProto.graph is missing); {Expected}.");
+        }
+
+        GraphProto graph = model.Graph;
+        var initializers = new HashSet<string>(StringComparer.Ordinal);
+        foreach (TensorProto tensor in graph.Initializer)
+        {
+            initializers.Add(tensor.Name);
+        }
+
+        foreach (SparseTensorProto sparse in graph.SparseInitializer)
+        {
+            if (sparse.Values is not null)
+            {
+                initializers.Add(sparse.Values.Name);
+            }
+        }
+
+        var inputs = new List<TensorSpec>(graph.Input.Count);
+        foreach (ValueInfoProto input in graph.Input)
+        {
+            if (!initializers.Contains(input.Name))
+            {
+                inputs.Add(ToTensorSpec(input, "input"));
+            }
+        }
+
+        var outputs = new List<TensorSpec>(graph.Output.Count);
+        foreach (ValueInfoProto output in graph.Output)
+        {
+            outputs.Add(ToTensorSpec(output, "output"));
+        }
+
+        return new ModelSignature(inputs, outputs);
+    }
+
+    /// <summary>Returns the version of the default-domain (<c>""</c> or <c>ai.onnx</c>) operator set the model imports.</summary>
+    /// <param name="model">The model.</param>
+    /// <returns>The opset version, or <see langword="null"/> when the model imports none.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
+    public static long? GetDefaultOpset(ModelProto model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (OperatorSetIdProto opset in model.OpsetImport)
+        {
+            if (IsDefaultDomain(opset.Domain))
+            {
+                return opset.Version;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Maps an ONNX <c>TensorProto.DataType</c> value to <see cref="TensorElementType"/>.</summary>
+    /// <param name="dataType">The ONNX data type value, for example 1 for FLOAT.</param>
+    /// <param name="elementType">The element type when the method returns <see langword="true"/>.</param>
+    /// <returns><see langword="true"/> when ModelKit supports the type (every <see cref="TensorElementType"/> except Undefined).</returns>
+    public static bool TryGetElementType(int dataType, out TensorElementType elementType)
+    {
+        elementType = (TensorElementType)dataType;
+        if (elementType != TensorElementType.Undefined && Enum.IsDefined(elementType))
+        {
+            return true;
+        }
+
+        elementType = TensorElementType.Undefined;
+        return false;
+    }
+
+    internal static bool IsDefaultDomain(string domain) => domain.Length == 0 || domain == "ai.onnx";
+
+    private static void ValidateCore(ModelProto model, ReadOnlySpan<byte> data)
+    {
+        string what = data.IsEmpty ? "the model" : Describe(data);
+        if (!model.HasIrVersion || model.IrVersion <= 0)
+        {
+            string value = model.HasIrVersion ? model.IrVersion.ToString(CultureInfo.InvariantCulture) : "missing";
+            throw new InvalidModelException($"The data is not an ONNX model: {what} has no valid ir_version (found {value}, expected 1 or greater); {Expected}.");
+        }
+
+        if (model.Graph is null)
+        {
+            throw new InvalidModelException($"The data is not an ONNX model: {what} has no graph (ModelProto.graph is missing); {Expected}.");
+        }
+
+        if (model.OpsetImport.Count == 0)
+        {
+            throw new InvalidModelException($"The data is not an ONNX model: {what} imports no operator set (ModelProto.opset_import is empty); {Expected}.");
+        }
+
+        if (GetDefaultOpset(model) is not { } opset || opset < 1)
+        {
+            var domains = new List<string>();
+            foreach (OperatorSetIdProto import in model.OpsetImport)
+            {
+                domains.Add(string.Create(CultureInfo.InvariantCulture, $"'{import.Domain}' v{import.Version}"));
+            }
+
+            throw new InvalidModelException(
+                $"The ONNX model does not import the default operator set (domain '' or 'ai.onnx', version 1 or greater); it imports {string.Join(", ", domains)}. " +
+                "Re-export the model with a default-domain opset_import, for example opset 17.");
+        }
+
+        GraphProto graph = model.Graph;
+        CheckNoExternalData(graph, depth: 0);
+        ModelSignature signature = ReadSignature(model);
+        if (signature.Inputs.Count == 0)
+        {
+            throw new InvalidModelException(
+                $"The ONNX model's graph '{graph.Name}' has no inputs (other than initializers); a model needs at least one graph input to be run. Re-export it with its input tensors declared.");
+        }
+
+        if (signature.Outputs.Count == 0)
+        {
+            throw new InvalidModelException(
+                $"The ONNX model's graph '{graph.Name}' has no outputs; a model needs at least one graph output. Re-export it with its output tensors declared.");
+        }
+    }
+
+    private static TensorSpec ToTensorSpec(ValueInfoProto value, string kind)
+    {
+        if (string.IsNullOrEmpty(value.Name))
+        {
+            throw new InvalidModelException($"The ONNX model has a graph {kind} without a name; every graph input and output must be named. Re-export the model.");
+        }
+
+        if (value.Type is null || value.Type.ValueCase == TypeProto.ValueOneofCase.None)
+        {
+            throw new InvalidModelException(
+                $"Graph {kind} '{value.Name}' of the ONNX model has no type; graph inputs and outputs must declare a tensor type. Re-export the model with types on its inputs and outputs.");
+        }
+
+        if (value.Type.ValueCase != TypeProto.ValueOneofCase.TensorType)
+        {
+            throw new InvalidModelException(
+                $"Graph {kind} '{value.Name}' of the ONNX model is of type {DescribeType(value.Type)}, not a tensor; ModelKit supports only tensor inputs and outputs. " +
+                "Change the model so that it takes and returns tensors (for example with a ZipMap-free export).");
+        }
+
+        TypeProto.Types.Tensor tensor = value.Type.TensorType;
+        if (!TryGetElementType(tensor.ElemType, out TensorElementType elementType))
+        {
+            throw new InvalidModelException(
+                $"Graph {kind} '{value.Name}' of the ONNX model has element type {DescribeDataType(tensor.ElemType)}, which ModelKit does not support; " +
+                $"supported: {string.Join(", ", SupportedTypeNames())}. Convert the {kind} to one of them.");
+        }
+
+        long[] shape;
+        if (tensor.Shape is null)
+        {
+            shape = [];
+        }
+        else
+        {
+            shape = new long[tensor.Shape.Dim.Count];
+            for (int i = 0; i < shape.Length; i++)
+            {
+                TensorShapeProto.Types.Dimension dim = tensor.Shape.Dim[i];
+                if (dim.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue)
+                {
+                    if (dim.DimValue < 0)
+                    {
+                        throw new InvalidModelException(
+                            $"Graph {kind} '{value.Name}' of the ONNX model has dimension {i} = {dim.DimValue}; dim_value must be 0 or greater (use dim_param for a dynamic dimension). Re-export the model.");
+                    }
+
+                    shape[i] = dim.DimValue;
+                }
+                else
+                {
+                    shape[i] = -1;
+                }
+            }
+        }
+
+        return new TensorSpec(value.Name, elementType, shape);
+    }
+
+    private static void CheckNoExternalData(GraphProto graph, int depth)
+    {
+        if (depth > MaxGraphDepth)
+        {
+            throw new InvalidModelException($"The ONNX model nests subgraphs more than {MaxGraphDepth} levels deep (graph '{graph.Name}'); ModelKit rejects such models.");
+        }
+
+        foreach (TensorProto tensor in graph.Initializer)
+        {
+            CheckTensor(tensor, $"initializer '{tensor.Name}' of graph '{graph.Name}'");
+        }
+
+        foreach (SparseTensorProto sparse in graph.SparseInitializer)
+        {
+            CheckSparse(sparse, $"sparse initializer of graph '{graph.Name}'");
+        }
+
+        foreach (NodeProto node in graph.Node)
+        {
+            foreach (AttributeProto attribute in node.Attribute)
+            {
+                string where = $"attribute '{attribute.Name}' of node '{node.Name}' ({node.OpType})";
+                if (attribute.T is not null)
+                {
+                    CheckTensor(attribute.T, where);
+                }
+
+                foreach (TensorProto tensor in attribute.Tensors)
+                {
+                    CheckTensor(tensor, where);
+                }
+
+                if (attribute.SparseTensor is not null)
+                {
+                    CheckSparse(attribute.SparseTensor, where);
+                }
+
+                foreach (SparseTensorProto sparse in attribute.SparseTensors)
+                {
+                    CheckSparse(sparse, where);
+                }
+
+                if (attribute.G is not null)
+                {
+                    CheckNoExternalData(attribute.G, depth + 1);
+                }
+
+                foreach (GraphProto subgraph in attribute.Graphs)
+                {
+                    CheckNoExternalData(subgraph, depth + 1);
+                }
+            }
+        }
+    }
+
+    private static void CheckSparse(SparseTensorProto sparse, string where)
+    {
+        if (sparse.Values is not null)
+        {
+            CheckTensor(sparse.Values, where);
+        }
+
+        if (sparse.Indices is not null)
+        {
+            CheckTensor(sparse.Indices, where);
+        }
+    }
+
+    private static void CheckTensor(TensorProto tensor, string where)
+    {
+        if (tensor.DataLocation == TensorProto.Types.DataLocation.External || tensor.ExternalData.Count > 0)
+        {
+            string location = "an unnamed location";
+            foreach (StringStringEntryProto entry in tensor.ExternalData)
+            {
+                if (entry.Key == "location")
+                {
+                    location = $"'{entry.Value}'";
+                }
+            }
+
+            throw new InvalidModelException(
+                $"Tensor data stored externally is not supported: {where} keeps its data in an external file ({location}, data_location EXTERNAL). " +
+                "ModelKit registers and serves self-contained models only; save the model with all tensors inside the .onnx file " +
+                "(in Python: onnx.save_model(model, path, save_as_external_data=False)), which works up to protobuf's 2 GiB limit.");
+        }
+    }
+
+    private static InvalidModelException TooLarge(string size, long maxBytes) =>
+        new($"The ONNX model is {size} bytes, larger than the limit of {maxBytes.ToString("N0", CultureInfo.InvariantCulture)} bytes (OnnxModelOptions.MaxModelBytes). " +
+            "Raise the limit (protobuf's own limit is 2,147,483,647 bytes) or make the model smaller.");
+
+    private static string Describe(ReadOnlySpan<byte> data)
+    {
+        string size = data.Length.ToString("N0", CultureInfo.InvariantCulture) + (data.Length == 1 ? " byte" : " bytes");
+        string? kind =
+            data.StartsWith("\x89PNG\r\n\x1a\n"u8) ? "a PNG image" :
+            data.StartsWith("\xff\xd8\xff"u8) ? "a JPEG image" :
+            data.StartsWith("PK\x03\x04"u8) ? "a ZIP archive (for example a PyTorch .pt checkpoint or a .zip file)" :
+            data.StartsWith("\x1f\x8b"u8) ? "gzip-compressed data (decompress it first)" :
+            data.StartsWith("\x93NUMPY"u8) ? "a NumPy .npy array" :
+            data.StartsWith("\x89HDF\r\n\x1a\n"u8) ? "an HDF5 file (for example a Keras .h5 model)" :
+            LooksLikeText(data) ? "text" :
+            null;
+        return kind is null ? $"the input ({size})" : $"the input ({size}) looks like {kind} and";
+    }
+
+    private static bool LooksLikeText(ReadOnlySpan<byte> data)
+    {
+        ReadOnlySpan<byte> head = data[..Math.Min(data.Length, 512)];
+        foreach (byte b in head)
+        {
+            bool printable = b is (>= 0x20 and < 0x7f) or (byte)'\n' or (byte)'\r' or (byte)'\t' or >= 0x80;
+            if (!printable)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static string DescribeType(TypeProto type) => type.ValueCase switch
+    {
+        TypeProto.ValueOneofCase.SequenceType => "sequence",
+        TypeProto.ValueOneofCase.MapType => "map",
+        TypeProto.ValueOneofCase.OptionalType => "optional",
+        TypeProto.ValueOneofCase.SparseTensorType => "sparse tensor",
+        _ => type.ValueCase.ToString(),
+    };
+
+    private static string DescribeDataType(int dataType) =>
+        Enum.IsDefined((TensorProto.Types.DataType)dataType)
+            ? string.Create(CultureInfo.InvariantCulture, $"{((TensorProto.Types.DataType)dataType).ToString().ToUpperInvariant()} ({dataType})")
+            : string.Create(CultureInfo.InvariantCulture, $"{dataType} (unknown)");
+
+    private static IEnumerable<string> SupportedTypeNames()
+    {
+        foreach (TensorElementType type in Enum.GetValues<TensorElementType>())
+        {
+            if (type != TensorElementType.Undefined)
+            {
+                yield return type.ToString();
+            }
+        }
+    }
+}
