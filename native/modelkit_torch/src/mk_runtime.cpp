@@ -1,0 +1,81 @@
+// Runtime-wide exports: last error, threads, seeding, version.
+#include <mutex>
+#include <sstream>
+#include <string>
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+
+#include "mk_error.h"
+#include "mk_runtime_impl.h"
+
+namespace {
+thread_local std::string t_last_error;
+std::mutex g_seed_mutex;
+}  // namespace
+
+namespace mk {
+
+void clear_error() noexcept { t_last_error.clear(); }
+
+int fail(int status, const char* message) noexcept {
+    try {
+        t_last_error.assign(message != nullptr ? message : "(no message)");
+    } catch (...) {
+        // Out of memory while recording the message: keep whatever fits (possibly nothing).
+    }
+    return status;
+}
+
+std::string format_shape(const int64_t* shape, int64_t rank) {
+    std::ostringstream text;
+    text << '[';
+    for (int64_t i = 0; i < rank; ++i) {
+        if (i > 0) {
+            text << ", ";
+        }
+        text << shape[i];
+    }
+    text << ']';
+    return text.str();
+}
+
+std::mutex& seed_mutex() noexcept { return g_seed_mutex; }
+
+}  // namespace mk
+
+extern "C" {
+
+MK_API const char* mk_last_error(void) { return t_last_error.c_str(); }
+
+MK_API int mk_runtime_version(const char** out_version) {
+    MK_GUARD(
+        mk::require_not_null(out_version, "out_version");
+        *out_version = TORCH_VERSION;
+        return MK_OK;)
+}
+
+MK_API int mk_runtime_set_num_threads(int32_t num_threads) {
+    MK_GUARD(
+        mk::require(num_threads >= 1, MK_E_INVALID_ARGUMENT,
+                    "num_threads must be 1 or greater, got " + std::to_string(num_threads));
+        at::set_num_threads(num_threads);
+        return MK_OK;)
+}
+
+MK_API int mk_runtime_get_num_threads(int32_t* out_num_threads) {
+    MK_GUARD(
+        mk::require_not_null(out_num_threads, "out_num_threads");
+        *out_num_threads = static_cast<int32_t>(at::get_num_threads());
+        return MK_OK;)
+}
+
+MK_API int mk_runtime_manual_seed(uint64_t seed) {
+    MK_GUARD(
+        std::lock_guard<std::mutex> lock(mk::seed_mutex());
+        at::manual_seed(seed);
+        return MK_OK;)
+}
+
+}  // extern "C"
