@@ -20,6 +20,19 @@ public static class OnnxModel
     private const string Expected = "expected a serialized onnx.ModelProto (.onnx file)";
     private const int MaxGraphDepth = 64;
 
+    // File signatures ("magic numbers") of formats often uploaded by mistake, to say what the bytes are instead.
+    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    private static ReadOnlySpan<byte> JpegSignature => [0xFF, 0xD8, 0xFF];
+
+    private static ReadOnlySpan<byte> ZipSignature => [0x50, 0x4B, 0x03, 0x04];
+
+    private static ReadOnlySpan<byte> GzipSignature => [0x1F, 0x8B];
+
+    private static ReadOnlySpan<byte> NumpySignature => [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59];
+
+    private static ReadOnlySpan<byte> Hdf5Signature => [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A];
+
     /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it.</summary>
     /// <param name="stream">The model bytes; read to the end and not disposed (the caller keeps ownership).</param>
     /// <param name="maxBytes">The largest accepted size in bytes, from 1 to 2,147,483,647 (the default, protobuf's limit).</param>
@@ -189,8 +202,8 @@ public static class OnnxModel
         string what = data.IsEmpty ? "the model" : Describe(data);
         if (!model.HasIrVersion || model.IrVersion <= 0)
         {
-            string value = model.HasIrVersion ? model.IrVersion.ToString(CultureInfo.InvariantCulture) : "missing";
-            throw new InvalidModelException($"The data is not an ONNX model: {what} has no valid ir_version (found {value}, expected 1 or greater); {Expected}.");
+            string found = model.HasIrVersion ? "ir_version " + model.IrVersion.ToString(CultureInfo.InvariantCulture) + ", expected 1 or greater" : "no ir_version";
+            throw new InvalidModelException($"The data is not an ONNX model: {what} has {found}; {Expected}.");
         }
 
         if (model.Graph is null)
@@ -387,12 +400,13 @@ public static class OnnxModel
     {
         string size = data.Length.ToString("N0", CultureInfo.InvariantCulture) + (data.Length == 1 ? " byte" : " bytes");
         string? kind =
-            data.StartsWith("\x89PNG\r\n\x1a\n"u8) ? "a PNG image" :
-            data.StartsWith("\xff\xd8\xff"u8) ? "a JPEG image" :
-            data.StartsWith("PK\x03\x04"u8) ? "a ZIP archive (for example a PyTorch .pt checkpoint or a .zip file)" :
-            data.StartsWith("\x1f\x8b"u8) ? "gzip-compressed data (decompress it first)" :
-            data.StartsWith("\x93NUMPY"u8) ? "a NumPy .npy array" :
-            data.StartsWith("\x89HDF\r\n\x1a\n"u8) ? "an HDF5 file (for example a Keras .h5 model)" :
+            data.StartsWith(PngSignature) ? "a PNG image" :
+            data.StartsWith(JpegSignature) ? "a JPEG image" :
+            data.StartsWith(ZipSignature) ? "a ZIP archive (for example a PyTorch .pt checkpoint or a .zip file)" :
+            data.StartsWith(GzipSignature) ? "gzip-compressed data (decompress it first)" :
+            data.StartsWith(NumpySignature) ? "a NumPy .npy array" :
+            data.StartsWith(Hdf5Signature) ? "an HDF5 file (for example a Keras .h5 model)" :
+            data.StartsWith("version https://git-lfs"u8) ? "a Git LFS pointer file (fetch the real file with 'git lfs pull')" :
             LooksLikeText(data) ? "text" :
             null;
         return kind is null ? $"the input ({size})" : $"the input ({size}) looks like {kind} and";
@@ -403,14 +417,22 @@ public static class OnnxModel
         ReadOnlySpan<byte> head = data[..Math.Min(data.Length, 512)];
         foreach (byte b in head)
         {
-            bool printable = b is (>= 0x20 and < 0x7f) or (byte)'\n' or (byte)'\r' or (byte)'\t' or >= 0x80;
-            if (!printable)
+            if (b < 0x20 && b is not ((byte)'\n' or (byte)'\r' or (byte)'\t'))
             {
                 return false;
             }
         }
 
-        return true;
+        // Valid UTF-8, allowing the cut at 512 bytes to split the last character.
+        for (int trim = 0; trim < 4 && trim < head.Length; trim++)
+        {
+            if (System.Text.Unicode.Utf8.IsValid(head[..^trim]))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static string DescribeType(TypeProto type) => type.ValueCase switch
