@@ -23,7 +23,12 @@ public static class OnnxRuntimeServingModelKitBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         IServiceCollection services = builder.Services;
-        services.AddOptions<OnnxRuntimeOptions>().ValidateOnStart();
+        if (!services.Any(static d => d.ServiceType == typeof(OnnxRuntimeSessionFactory)))
+        {
+            // ValidateOnStart adds a registration on every call; add it on the first call only.
+            services.AddOptions<OnnxRuntimeOptions>().ValidateOnStart();
+        }
+
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxRuntimeOptions>, OnnxRuntimeOptionsValidator>());
         if (configure is not null)
         {

@@ -1,0 +1,195 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ModelKit.Registry;
+using ModelKit.Serving.Internal;
+
+namespace ModelKit.Serving.Tests;
+
+public sealed class OnnxRuntimeSessionFactoryTests
+{
+    [Fact]
+    public void Create_BytesThatAreNotAModel_ThrowsInvalidModelException()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+
+        var ex = Assert.Throws<InvalidModelException>(() => factory.Create("this is not an ONNX model"u8.ToArray()));
+
+        Assert.Contains("rejected the model", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("ORT_INVALID_PROTOBUF", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_EmptyBytes_ThrowsInvalidModelException()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+
+        var ex = Assert.Throws<InvalidModelException>(() => factory.Create(ReadOnlyMemory<byte>.Empty));
+
+        Assert.Equal("The model is empty (0 bytes). Pass the bytes of a serialized ONNX ModelProto.", ex.Message);
+    }
+
+    [Fact]
+    public void CreateFromFile_ModelFile_LoadsAndRuns()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"modelkit-serving-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, TestModels.GemmRelu());
+        try
+        {
+            using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+            using IInferenceSession session = factory.CreateFromFile(path);
+
+            var output = (Tensor<float>)session.Run([TestModels.Float("input", [-1f, 0.5f, 4f], 1, 3)])[0].Value;
+
+            Assert.Equal([0.5f, 8.875f], output.Span.ToArray());
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void CreateFromFile_MissingFile_ThrowsFileNotFoundNamingPath()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+        string path = Path.Combine(Path.GetTempPath(), "modelkit-does-not-exist.onnx");
+
+        var ex = Assert.Throws<FileNotFoundException>(() => factory.CreateFromFile(path));
+
+        Assert.Equal(path, ex.FileName);
+        Assert.Contains(path, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_BadLibraryPath_ThrowsNativeEngineExceptionNamingPath()
+    {
+        string path = Path.Combine(Path.GetTempPath(), "no-such-dir", "libonnxruntime.so.1");
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory(o => o.LibraryPath = path);
+
+        var ex = Assert.Throws<NativeEngineException>(() => factory.Create(TestModels.GemmRelu()));
+
+        Assert.Equal("ONNX Runtime", ex.Engine);
+        Assert.Equal("LoadLibrary", ex.Operation);
+        Assert.Equal(0, ex.ErrorCode);
+        Assert.StartsWith($"ONNX Runtime library '{path}' (OnnxRuntimeOptions.LibraryPath) does not exist.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_LibraryPathThatIsNotOnnxRuntime_ThrowsNativeEngineExceptionNamingPath()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"modelkit-not-a-library-{Guid.NewGuid():N}.so");
+        File.WriteAllText(path, "not an ELF file");
+        try
+        {
+            using OnnxRuntimeSessionFactory factory = TestModels.Factory(o => o.LibraryPath = path);
+
+            var ex = Assert.Throws<NativeEngineException>(() => factory.Create(TestModels.GemmRelu()));
+
+            Assert.Contains($"'{path}'", ex.Message, StringComparison.Ordinal);
+            Assert.Contains("could not be loaded", ex.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Create_CudaWithoutFallbackOnCpuOnlyLibrary_ThrowsNamingLibraryAndRemedies()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory(o => o.ExecutionProvider = ExecutionProvider.Cuda);
+
+        var ex = Assert.Throws<NativeEngineException>(() => factory.Create(TestModels.GemmRelu()));
+
+        Assert.Equal("SessionOptionsAppendExecutionProvider_CUDA_V2", ex.Operation);
+        Assert.StartsWith("The ONNX Runtime library at '", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("has no usable CUDA execution provider for device 0", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("AllowCpuFallback = true", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_CudaWithFallbackOnCpuOnlyLibrary_RunsOnCpu()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory(o =>
+        {
+            o.ExecutionProvider = ExecutionProvider.Cuda;
+            o.AllowCpuFallback = true;
+        });
+
+        using IInferenceSession session = factory.Create(TestModels.GemmRelu());
+
+        Assert.Equal(ExecutionProvider.Cpu, Assert.IsType<OnnxRuntimeInferenceSession>(session).Provider);
+        var output = (Tensor<float>)session.Run([TestModels.Float("input", [1f, 2f, 3f], 1, 3)])[0].Value;
+        Assert.Equal([0f, 5.25f], output.Span.ToArray());
+    }
+
+    [Fact]
+    public void Constructor_InvalidOptions_ThrowsQuotingValues()
+    {
+        var ex = Assert.Throws<OptionsValidationException>(() =>
+            new OnnxRuntimeSessionFactory(Options.Create(new OnnxRuntimeOptions { IntraOpThreadCount = -3 })));
+
+        Assert.Contains("OnnxRuntimeOptions.IntraOpThreadCount is -3", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Create_AfterDispose_ThrowsObjectDisposedException()
+    {
+        OnnxRuntimeSessionFactory factory = TestModels.Factory();
+        factory.Dispose();
+        factory.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => factory.Create(TestModels.GemmRelu()));
+    }
+
+    [Fact]
+    public async Task CreateAsync_WithoutRegistry_ThrowsTellingToAddModelRegistry()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => factory.CreateAsync(ModelReference.Parse("fashion-mnist@production")));
+
+        Assert.StartsWith(
+            "Cannot load model reference 'fashion-mnist@production': no IModelRegistry is registered. Call services.AddModelKit().AddModelRegistry()",
+            ex.Message,
+            StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task CreateAsync_RegisteredModel_LoadsWithModelVersionAndNamesItInErrors()
+    {
+        string dataDirectory = Path.Combine(Path.GetTempPath(), $"modelkit-serving-registry-{Guid.NewGuid():N}");
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddModelKit(o => o.DataDirectory = dataDirectory).AddModelRegistry().AddOnnx().AddOnnxRuntimeServing(o => o.IntraOpThreadCount = 1);
+            await using ServiceProvider provider = services.BuildServiceProvider();
+            IModelRegistry registry = provider.GetRequiredService<IModelRegistry>();
+            using (var content = new MemoryStream(TestModels.ImageRelu()))
+            {
+                ModelVersion registered = await registry.RegisterAsync(new ModelRegistration("pixels-relu"), content);
+                await registry.SetAliasAsync("pixels-relu", "production", registered.Version);
+            }
+
+            IInferenceSessionFactory factory = provider.GetRequiredService<IInferenceSessionFactory>();
+            using IInferenceSession session = await factory.CreateAsync(ModelReference.Parse("pixels-relu@production"));
+
+            Assert.NotNull(session.ModelVersion);
+            Assert.Equal("pixels-relu", session.ModelVersion.Name);
+            Assert.Equal(1, session.ModelVersion.Version);
+            var output = (Tensor<float>)session.Run([TestModels.Float("pixels", [-1f, 2f, -3f, 4f], 1, 1, 2, 2)])[0].Value;
+            Assert.Equal([0f, 2f, 0f, 4f], output.Span.ToArray());
+            var ex = Assert.Throws<InferenceInputException>(() => session.Run([TestModels.Float("pixels", new float[12], 3, 4)]));
+            Assert.Equal(
+                "Input 'pixels' has shape [3, 4] but model 'pixels-relu' version 1 expects [-1, 1, 2, 2]. Reshape the input or check the model reference.",
+                ex.Message);
+        }
+        finally
+        {
+            if (Directory.Exists(dataDirectory))
+            {
+                Directory.Delete(dataDirectory, recursive: true);
+            }
+        }
+    }
+}

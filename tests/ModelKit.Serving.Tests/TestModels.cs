@@ -1,0 +1,105 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Options;
+using ModelKit.Onnx;
+
+namespace ModelKit.Serving.Tests;
+
+/// <summary>Tiny ONNX models built in code, with weights whose products and sums are exact in float32.</summary>
+internal static class TestModels
+{
+    // Gemm(transB=1): output = Relu(input · Wᵀ + b); W is [2, 3], b is [2].
+    public static readonly float[] GemmWeights = [1f, -2f, 0.5f, -1f, 0.25f, 2f];
+    public static readonly float[] GemmBias = [0.5f, -0.25f];
+
+    /// <summary>input Float [-1, 3] → Gemm(W, b, transB=1) → Relu → output Float [-1, 2].</summary>
+    public static byte[] GemmRelu() =>
+        new OnnxGraphBuilder()
+            .AddInput("input", TensorElementType.Float, -1, 3)
+            .AddInitializer("W", GemmWeights, 2, 3)
+            .AddInitializer("b", GemmBias, 2)
+            .AddNode("Gemm", ["input", "W", "b"], ["hidden"], OnnxAttribute.Int("transB", 1))
+            .AddNode("Relu", ["hidden"], ["output"])
+            .AddOutput("output", TensorElementType.Float, -1, 2)
+            .ToBytes();
+
+    /// <summary>Reference forward pass of <see cref="GemmRelu"/> written out by hand.</summary>
+    public static float[] GemmReluReference(float[] input)
+    {
+        int batch = input.Length / 3;
+        var output = new float[batch * 2];
+        for (int n = 0; n < batch; n++)
+        {
+            for (int o = 0; o < 2; o++)
+            {
+                float sum = GemmBias[o];
+                for (int i = 0; i < 3; i++)
+                {
+                    sum += input[(n * 3) + i] * GemmWeights[(o * 3) + i];
+                }
+
+                output[(n * 2) + o] = Math.Max(sum, 0f);
+            }
+        }
+
+        return output;
+    }
+
+    /// <summary>a Int64 [-1, 2] + b Int64 [-1, 2] → sum Int64 [-1, 2].</summary>
+    public static byte[] Int64Add() =>
+        new OnnxGraphBuilder()
+            .AddInput("a", TensorElementType.Int64, -1, 2)
+            .AddInput("b", TensorElementType.Int64, -1, 2)
+            .AddNode("Add", ["a", "b"], ["sum"])
+            .AddOutput("sum", TensorElementType.Int64, -1, 2)
+            .ToBytes();
+
+    /// <summary>pixels Float [-1, 1, 2, 2] → Relu → out Float [-1, 1, 2, 2].</summary>
+    public static byte[] ImageRelu() =>
+        new OnnxGraphBuilder()
+            .AddInput("pixels", TensorElementType.Float, -1, 1, 2, 2)
+            .AddNode("Relu", ["pixels"], ["out"])
+            .AddOutput("out", TensorElementType.Float, -1, 1, 2, 2)
+            .ToBytes();
+
+    public static OnnxRuntimeSessionFactory Factory(Action<OnnxRuntimeOptions>? configure = null, IMeterFactory? meterFactory = null)
+    {
+        var options = new OnnxRuntimeOptions { IntraOpThreadCount = 1 };
+        configure?.Invoke(options);
+        return new OnnxRuntimeSessionFactory(Options.Create(options), meterFactory: meterFactory);
+    }
+
+    public static NamedTensor Float(string name, float[] data, params long[] shape) => new(name, Tensor.Create<float>(data, shape));
+
+    public static NamedTensor Int64(string name, long[] data, params long[] shape) => new(name, Tensor.Create<long>(data, shape));
+}
+
+/// <summary>An <see cref="IMeterFactory"/> that creates meters scoped to itself, so a listener can tell this test's instruments from others'.</summary>
+internal sealed class ScopedMeterFactory : IMeterFactory
+{
+    private readonly List<Meter> _meters = [];
+
+    public Meter Create(MeterOptions options)
+    {
+        options.Scope = this;
+        var meter = new Meter(options);
+        lock (_meters)
+        {
+            _meters.Add(meter);
+        }
+
+        return meter;
+    }
+
+    public void Dispose()
+    {
+        lock (_meters)
+        {
+            foreach (Meter meter in _meters)
+            {
+                meter.Dispose();
+            }
+
+            _meters.Clear();
+        }
+    }
+}
