@@ -1,0 +1,299 @@
+using ModelKit.Onnx;
+using ModelKit.Onnx.Protobuf;
+using ModelKit.Training.Data;
+
+namespace ModelKit.Training.Tests;
+
+public sealed class SequentialNetworkTests
+{
+    private static readonly OptimizerSettings Adam = new() { LearningRate = 0.01 };
+
+    [Fact]
+    public void GetParameters_NamesAndShapesFollowPyTorchSequential()
+    {
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new FlattenLayer(), new LinearLayer(12, 5), new ReluLayer(), new DropoutLayer(0.2), new LinearLayer(5, 3)],
+            new TensorSpec("input", TensorElementType.Float, [-1, 3, 4]),
+            seed: 1);
+
+        IReadOnlyList<NamedParameter> parameters = network.GetParameters();
+
+        Assert.Equal(["1.weight", "1.bias", "4.weight", "4.bias"], parameters.Select(p => p.Name));
+        Assert.Equal([5L, 12L], parameters[0].Shape);
+        Assert.Equal([5L], parameters[1].Shape);
+        Assert.Equal([3L, 5L], parameters[2].Shape);
+        Assert.Equal([3L], parameters[3].Shape);
+        Assert.Equal(60, parameters[0].Data.Length);
+        Assert.Equal((12 * 5) + 5 + (5 * 3) + 3, network.ParameterCount);
+        Assert.Equal(3, network.ClassCount);
+        Assert.Equal(new TensorSpec("logits", TensorElementType.Float, [-1, 3]), network.Output);
+    }
+
+    [Fact]
+    public void CreateNetwork_DefaultInitialisation_IsPyTorchsUniformWithinOneOverSqrtFanIn()
+    {
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork([new LinearLayer(100, 50)], new TensorSpec("x", TensorElementType.Float, [-1, 100]), seed: 3);
+
+        IReadOnlyList<NamedParameter> parameters = network.GetParameters();
+
+        float bound = 1f / MathF.Sqrt(100);
+        foreach (NamedParameter p in parameters)
+        {
+            Assert.All(p.Data, v => Assert.InRange(v, -bound, bound));
+            Assert.True(p.Data.Distinct().Count() > p.Data.Length / 2, $"{p.Name} looks constant");
+        }
+
+        // Uniform(-b, b) has standard deviation b/sqrt(3); 5,000 draws land well within 10% of it.
+        double std = Math.Sqrt(parameters[0].Data.Select(v => (double)v * v).Average());
+        Assert.InRange(std, 0.9 * bound / Math.Sqrt(3), 1.1 * bound / Math.Sqrt(3));
+    }
+
+    [Fact]
+    public void CreateNetwork_SameSeed_GivesBitIdenticalParameters_DifferentSeedDoesNot()
+    {
+        using SequentialNetwork a = TestTorch.CreateSmallMlp(seed: 11);
+        using SequentialNetwork b = TestTorch.CreateSmallMlp(seed: 11);
+        using SequentialNetwork c = TestTorch.CreateSmallMlp(seed: 12);
+
+        AssertBitIdentical(a.GetParameters(), b.GetParameters());
+        Assert.NotEqual(a.GetParameters()[0].Data, c.GetParameters()[0].Data);
+    }
+
+    [Fact]
+    public async Task TrainAsync_SameSeedTwice_GivesBitIdenticalParameters()
+    {
+        LabeledDataset data = TestTorch.Blobs(120, seed: 5);
+        var options = new TrainingRunOptions { Epochs = 3, BatchSize = 16, LearningRate = 0.01, Seed = 9 };
+        LayerSpec[] layers = [new LinearLayer(4, 16), new ReluLayer(), new DropoutLayer(0.3), new LinearLayer(16, 3)];
+
+        using SequentialNetwork a = TestTorch.Trainer.CreateNetwork(layers, TestTorch.Input4, seed: 21);
+        using SequentialNetwork b = TestTorch.Trainer.CreateNetwork(layers, TestTorch.Input4, seed: 21);
+        TrainingReport ra = await TestTorch.Trainer.TrainAsync(a, data, null, options);
+        TrainingReport rb = await TestTorch.Trainer.TrainAsync(b, data, null, options);
+
+        AssertBitIdentical(a.GetParameters(), b.GetParameters());
+        Assert.Equal(ra.Epochs.Select(e => e.TrainLoss), rb.Epochs.Select(e => e.TrainLoss));
+    }
+
+    [Fact]
+    public void TrainStep_LabelCountDiffersFromBatch_ThrowsShimMessage_AndNetworkKeepsTraining()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+        using NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+        float[] features = new float[4 * 4];
+
+        var ex = Assert.Throws<NativeEngineException>(() => network.TrainStep(optimizer, features, [4, 4], [0, 1, 2]));
+
+        Assert.Equal("libtorch", ex.Engine);
+        Assert.Equal("mk_network_train_step", ex.Operation);
+        Assert.Equal(1, ex.ErrorCode);
+        Assert.Contains("the batch has 4 samples (feature shape [4, 4]) but 3 labels were given", ex.Message, StringComparison.Ordinal);
+        AssertKeepsTraining(network, optimizer);
+    }
+
+    [Fact]
+    public void TrainStep_LabelOutOfRange_ThrowsShimMessage_AndNetworkKeepsTraining()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+        using NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+
+        var ex = Assert.Throws<NativeEngineException>(() => network.TrainStep(optimizer, new float[8], [2, 4], [0, 7]));
+
+        Assert.Contains("label 7 at position 1 is outside [0, 3): the network has 3 output classes", ex.Message, StringComparison.Ordinal);
+        AssertKeepsTraining(network, optimizer);
+    }
+
+    [Fact]
+    public void TrainStep_FeatureCountDiffersFromShape_ThrowsShimMessage()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+        using NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+
+        var ex = Assert.Throws<NativeEngineException>(() => network.TrainStep(optimizer, new float[15], [4, 4], [0, 1, 2, 0]));
+
+        Assert.Contains("the feature buffer holds 15 floats but shape [4, 4] needs 16", ex.Message, StringComparison.Ordinal);
+        AssertKeepsTraining(network, optimizer);
+    }
+
+    [Fact]
+    public void TrainStep_WrongFeatureCountForLinear_ThrowsLibtorchMessage_AndNetworkKeepsTraining()
+    {
+        // A dynamic feature dimension lets the batch through to libtorch, whose matmul rejects it.
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new LinearLayer(4, 3)], new TensorSpec("input", TensorElementType.Float, [-1, -1]), seed: 1);
+        using NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+
+        var ex = Assert.Throws<NativeEngineException>(() => network.TrainStep(optimizer, new float[10], [2, 5], [0, 1]));
+
+        Assert.Equal(2, ex.ErrorCode);
+        Assert.Contains("mat1 and mat2 shapes cannot be multiplied (2x5 and 4x3)", ex.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception raised from", ex.Message, StringComparison.Ordinal);
+        AssertKeepsTraining(network, optimizer);
+    }
+
+    [Fact]
+    public void TrainStep_ShapeDoesNotFitInput_ThrowsArgumentExceptionNamingBothShapes()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+        using NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+
+        var ex = Assert.Throws<ArgumentException>(() => network.TrainStep(optimizer, new float[10], [2, 5], [0, 1]));
+
+        Assert.Contains("A batch of shape [2, 5] does not fit the network input 'input' [-1, 4]", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TrainStep_OptimizerOfAnotherNetwork_Throws()
+    {
+        using SequentialNetwork a = TestTorch.CreateSmallMlp();
+        using SequentialNetwork b = TestTorch.CreateSmallMlp();
+        using NetworkOptimizer optimizerOfB = b.CreateOptimizer(Adam);
+
+        var ex = Assert.Throws<ArgumentException>(() => a.TrainStep(optimizerOfB, new float[4], [1, 4], [0]));
+
+        Assert.Contains("created on another network", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forward_LogitsBufferTooSmall_ThrowsWithRequiredSize()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+
+        var ex = Assert.Throws<ArgumentException>(() => network.Forward(new float[8], [2, 4], new float[5]));
+
+        Assert.Equal("logits", ex.ParamName);
+        Assert.Contains("holds 5 floats but the output for a batch of shape [2, 4] is [2, 3] = 6 floats; pass a buffer of at least 6", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forward_FeatureBufferDoesNotMatchShape_ThrowsShimMessage()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+
+        var ex = Assert.Throws<NativeEngineException>(() => network.Forward(new float[7], [2, 4], new float[6]));
+
+        Assert.Equal("mk_network_forward", ex.Operation);
+        Assert.Contains("the feature buffer holds 7 floats but shape [2, 4] needs 8", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Forward_IsDeterministicAndIgnoresDropout_AndMatchesManualLinearAlgebra()
+    {
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new LinearLayer(4, 3), new DropoutLayer(0.5)], TestTorch.Input4, seed: 4);
+        float[] x = [1f, -2f, 0.5f, 3f, 0f, 1f, -1f, 2f];
+        float[] first = new float[6];
+        float[] second = new float[7];
+        second[6] = 42f;
+
+        network.Forward(x, [2, 4], first);
+        network.Forward(x, [2, 4], second);
+
+        Assert.Equal(first, second.AsSpan(0, 6).ToArray());
+        Assert.Equal(42f, second[6]);
+        IReadOnlyList<NamedParameter> p = network.GetParameters();
+        for (int n = 0; n < 2; n++)
+        {
+            for (int o = 0; o < 3; o++)
+            {
+                double expected = p[1].Data[o];
+                for (int i = 0; i < 4; i++)
+                {
+                    expected += (double)x[(n * 4) + i] * p[0].Data[(o * 4) + i];
+                }
+
+                Assert.Equal(expected, first[(n * 3) + o], 5);
+            }
+        }
+    }
+
+    [Fact]
+    public void LoadParameters_RoundTripsValues_AndRejectsWrongShapes()
+    {
+        using SequentialNetwork source = TestTorch.CreateSmallMlp(seed: 1);
+        using SequentialNetwork target = TestTorch.CreateSmallMlp(seed: 2);
+
+        target.LoadParameters(source.GetParameters());
+
+        AssertBitIdentical(source.GetParameters(), target.GetParameters());
+        IReadOnlyList<NamedParameter> wrong = [.. source.GetParameters().Select(p => p.Name == "0.bias" ? p with { Shape = [15], Data = new float[15] } : p)];
+        var ex = Assert.Throws<ArgumentException>(() => target.LoadParameters(wrong));
+        Assert.Contains("Parameter '0.bias' has shape [15] and 15 values but the network's is [16] with 16 values", ex.Message, StringComparison.Ordinal);
+        var missing = Assert.Throws<ArgumentException>(() => target.LoadParameters(source.GetParameters().Take(3).ToList()));
+        Assert.Contains("Parameter '2.bias' is missing", missing.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dispose_IsIdempotent_AndLaterCallsThrowObjectDisposed()
+    {
+        SequentialNetwork network = TestTorch.CreateSmallMlp();
+        NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+
+        network.Dispose();
+        network.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => network.Forward(new float[4], [1, 4], new float[3]));
+        Assert.Throws<ObjectDisposedException>(() => network.TrainStep(optimizer, new float[4], [1, 4], [0]));
+        Assert.Throws<ObjectDisposedException>(() => network.GetParameters());
+        Assert.Throws<ObjectDisposedException>(() => network.CreateOptimizer(Adam));
+        Assert.Throws<ObjectDisposedException>(() => network.ExportOnnx(new MemoryStream()));
+        optimizer.Dispose();
+        optimizer.Dispose();
+    }
+
+    [Fact]
+    public void TrainStep_DisposedOptimizer_ThrowsObjectDisposed()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+        NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+        optimizer.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => network.TrainStep(optimizer, new float[4], [1, 4], [0]));
+        Assert.Throws<ObjectDisposedException>(() => optimizer.LearningRate = 0.1);
+    }
+
+    [Fact]
+    public void ExportOnnx_WritesValidModelWithNetworkSignatureAndParameters()
+    {
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new FlattenLayer(), new LinearLayer(4, 8), new ReluLayer(), new DropoutLayer(0.1), new LinearLayer(8, 3)],
+            new TensorSpec("pixels", TensorElementType.Float, [-1, 2, 2]),
+            seed: 5);
+        using var stream = new MemoryStream();
+
+        network.ExportOnnx(stream, opset: 17, new Dictionary<string, string> { ["run"] = "abc" });
+
+        ModelProto model = OnnxModel.Load(stream.ToArray());
+        OnnxModel.Validate(model);
+        ModelSignature signature = OnnxModel.ReadSignature(model);
+        Assert.Equal(network.Input, signature.Inputs.Single());
+        Assert.Equal("logits", signature.Outputs.Single().Name);
+        Assert.Equal(17, OnnxModel.GetDefaultOpset(model));
+        Assert.Contains(model.MetadataProps, p => p.Key == "run" && p.Value == "abc");
+        NamedParameter weight = network.GetParameters()[0];
+        TensorProto initializer = model.Graph.Initializer.Single(t => t.Name == weight.Name);
+        Assert.Equal(weight.Shape, initializer.Dims);
+    }
+
+    private static void AssertKeepsTraining(SequentialNetwork network, NetworkOptimizer optimizer)
+    {
+        float[] before = network.GetParameters()[0].Data;
+        float[] features = [1f, 0f, 0f, 0f, 0f, 1f, 0f, 0f, 0f, 0f, 1f, 0f];
+        float loss = network.TrainStep(optimizer, features, [3, 4], [0, 1, 2]);
+        Assert.True(float.IsFinite(loss) && loss > 0, $"loss {loss}");
+        Assert.NotEqual(before, network.GetParameters()[0].Data);
+    }
+
+    private static void AssertBitIdentical(IReadOnlyList<NamedParameter> expected, IReadOnlyList<NamedParameter> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            Assert.Equal(expected[i].Name, actual[i].Name);
+            Assert.Equal(expected[i].Shape, actual[i].Shape);
+            Assert.True(
+                expected[i].Data.AsSpan().SequenceEqual(actual[i].Data),
+                $"{expected[i].Name} differs");
+        }
+    }
+}
