@@ -103,3 +103,31 @@ internal sealed class ScopedMeterFactory : IMeterFactory
         }
     }
 }
+
+/// <summary>Collects log entries written through a real <see cref="Microsoft.Extensions.Logging.LoggerFactory"/>.</summary>
+internal sealed class ListLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
+{
+    public List<(Microsoft.Extensions.Logging.LogLevel Level, int EventId, string Message)> Entries { get; } = [];
+
+    public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new ListLogger(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class ListLogger(ListLoggerProvider owner) : Microsoft.Extensions.Logging.ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => true;
+
+        public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            lock (owner.Entries)
+            {
+                owner.Entries.Add((logLevel, eventId.Id, formatter(state, exception)));
+            }
+        }
+    }
+}

@@ -123,24 +123,24 @@ internal sealed unsafe class OrtRuntime : IDisposable
             provider = ExecutionProvider.Cpu;
             if (options.ExecutionProvider == ExecutionProvider.Cuda)
             {
-                string? failure = TryAppendCuda(raw, options);
+                (string Operation, string Reason)? failure = TryAppendCuda(raw, options);
                 if (failure is null)
                 {
                     provider = ExecutionProvider.Cuda;
                 }
                 else if (options.AllowCpuFallback)
                 {
-                    ServingLog.CudaFallback(_logger, options.CudaDeviceId, Library.Path, failure);
+                    ServingLog.CudaFallback(_logger, options.CudaDeviceId, Library.Path, failure.Value.Reason);
                 }
                 else
                 {
                     throw new NativeEngineException(
                         OrtLibrary.EngineName,
-                        "SessionOptionsAppendExecutionProvider_CUDA_V2",
+                        failure.Value.Operation,
                         0,
                         string.Create(
                             CultureInfo.InvariantCulture,
-                            $"The ONNX Runtime library at '{Library.Path}' (version {Library.Version}) has no usable CUDA execution provider for device {options.CudaDeviceId}: {failure} " +
+                            $"The ONNX Runtime library at '{Library.Path}' (version {Library.Version}) has no usable CUDA execution provider for device {options.CudaDeviceId}: {failure.Value.Reason} " +
                             $"Point OnnxRuntimeOptions.LibraryPath at a GPU build of ONNX Runtime (with libonnxruntime_providers_cuda.so, CUDA and cuDNN installed) on a machine with an NVIDIA GPU, " +
                             $"set ExecutionProvider = Cpu, or set AllowCpuFallback = true to run on CPU with a logged warning."));
                 }
@@ -273,7 +273,7 @@ internal sealed unsafe class OrtRuntime : IDisposable
         Env.Dispose();
     }
 
-    private string? TryAppendCuda(OrtSessionOptions* sessionOptions, OnnxRuntimeOptions options)
+    private (string Operation, string Reason)? TryAppendCuda(OrtSessionOptions* sessionOptions, OnnxRuntimeOptions options)
     {
         OrtCUDAProviderOptionsV2* cuda = null;
         OrtStatus* status = Api->CreateCUDAProviderOptions(&cuda);
@@ -312,10 +312,10 @@ internal sealed unsafe class OrtRuntime : IDisposable
         }
     }
 
-    private string Describe(OrtStatus* status, string operation)
+    private (string Operation, string Reason) Describe(OrtStatus* status, string operation)
     {
         (OrtErrorCode code, string message) = Library.ReadAndRelease(status);
-        return $"{operation} failed ({OrtLibrary.CodeName(code)}): {message.TrimEnd()}";
+        return (operation, $"{operation} failed ({OrtLibrary.CodeName(code)}): {message.TrimEnd()}");
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

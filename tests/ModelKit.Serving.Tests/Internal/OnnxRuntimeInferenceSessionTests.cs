@@ -152,6 +152,25 @@ public sealed class OnnxRuntimeInferenceSessionTests
     }
 
     [Fact]
+    public void Run_EngineFailureAfterValidation_ThrowsNativeEngineExceptionWithOrtTextAndLeaksNothing()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+        using IInferenceSession session = factory.Create(TestModels.Int64Add());
+        var runtime = new OrtRuntimeAccess(factory);
+        long before = runtime.LiveHandles;
+
+        // Both inputs fit [-1, 2], but batch 2 and batch 3 cannot be broadcast by Add.
+        var ex = Assert.Throws<NativeEngineException>(() => session.Run([TestModels.Int64("a", new long[4], 2, 2), TestModels.Int64("b", new long[6], 3, 2)]));
+
+        Assert.Equal("ONNX Runtime", ex.Engine);
+        Assert.Equal("Run", ex.Operation);
+        Assert.NotEqual(0, ex.ErrorCode);
+        Assert.Contains("failed in Run", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("broadcast", ex.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(before, runtime.LiveHandles);
+    }
+
+    [Fact]
     public void Run_AfterDispose_ThrowsObjectDisposedException()
     {
         using OnnxRuntimeSessionFactory factory = TestModels.Factory();
