@@ -1,5 +1,13 @@
 using System.CommandLine;
 using QuickStart;
+using Spectre.Console;
+
+if (Console.IsOutputRedirected)
+{
+    // Logs and CI: no colour codes, and no wrapping at the 80 columns Spectre assumes without a terminal.
+    AnsiConsole.Profile.Capabilities.Ansi = false;
+    AnsiConsole.Profile.Width = 200;
+}
 
 var dataDirectory = new Option<string>("--data-dir")
 {
