@@ -361,7 +361,7 @@ public sealed class Trainer : IDisposable
                 throw new OptionsValidationException(Options.DefaultName, typeof(TorchTrainingOptions), [failure]);
             }
 
-            TorchLibrary.EnsureLoaded(_options.LibraryPath);
+            TorchLibrary.EnsureLoaded(_options.LibraryPath, _options.PassiveOpenMpWait);
             int threads = _options.ThreadCount == 0 ? Environment.ProcessorCount : _options.ThreadCount;
             TorchLibrary.ThrowIfFailed(MkRuntime.SetNumThreads(threads), "mk_runtime_set_num_threads");
             TorchLibrary.ThrowIfFailed(MkRuntime.Version(out nint version), "mk_runtime_version");

@@ -188,7 +188,7 @@ MK_API int mk_network_forward(mk_network* network, const float* features, int64_
         mk::require_not_null(out_shape, "out_shape");
         mk::require_not_null(out_rank, "out_rank");
         at::Tensor input = mk::wrap_features(features, feature_count, shape, rank);
-        at::init_num_threads();
+        mk::apply_num_threads();
         torch::NoGradGuard no_grad;
         network->sequential->eval();
         at::Tensor output = network->forward(input, /*training=*/false).contiguous();

@@ -1,4 +1,5 @@
 // Runtime-wide exports: last error, threads, seeding, version.
+#include <atomic>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -12,7 +13,9 @@
 
 namespace {
 thread_local std::string t_last_error;
+thread_local int t_applied_threads = 0;
 std::mutex g_seed_mutex;
+std::atomic<int> g_requested_threads{0};
 }  // namespace
 
 namespace mk {
@@ -43,6 +46,14 @@ std::string format_shape(const int64_t* shape, int64_t rank) {
 
 std::mutex& seed_mutex() noexcept { return g_seed_mutex; }
 
+void apply_num_threads() {
+    const int requested = g_requested_threads.load(std::memory_order_relaxed);
+    if (requested > 0 && t_applied_threads != requested) {
+        at::set_num_threads(requested);
+        t_applied_threads = requested;
+    }
+}
+
 }  // namespace mk
 
 extern "C" {
@@ -60,7 +71,9 @@ MK_API int mk_runtime_set_num_threads(int32_t num_threads) {
     MK_GUARD(
         mk::require(num_threads >= 1, MK_E_INVALID_ARGUMENT,
                     "num_threads must be 1 or greater, got " + std::to_string(num_threads));
-        at::set_num_threads(num_threads);
+        g_requested_threads.store(num_threads, std::memory_order_relaxed);
+        t_applied_threads = 0;
+        mk::apply_num_threads();
         return MK_OK;)
 }
 

@@ -10,6 +10,7 @@
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
 #include "mk_network_impl.h"
+#include "mk_runtime_impl.h"
 
 struct mk_optimizer {
     std::unique_ptr<torch::optim::Optimizer> optimizer;
@@ -101,7 +102,7 @@ MK_API int mk_network_train_step(mk_network* network, mk_optimizer* optimizer, c
                         ") but " + std::to_string(label_count) + " labels were given; pass one int64 label per sample");
         mk::require_not_null(labels, "labels");
 
-        at::init_num_threads();
+        mk::apply_num_threads();
         network->sequential->train();
         optimizer->optimizer->zero_grad();
         at::Tensor logits = network->forward(input, /*training=*/true);
