@@ -49,6 +49,38 @@ public sealed class SequentialNetworkTests
     }
 
     [Fact]
+    public void CreateNetwork_Seed0_MatchesPyTorchManualSeed0Linear()
+    {
+        // PyTorch: torch.manual_seed(0); nn.Linear(1, 1) has weight -0.0075 and bias 0.5364 (bound 1/sqrt(1) = 1,
+        // so 2·u − 1 for torch.rand's first two draws 0.4963 and 0.7682).
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork([new LinearLayer(1, 1)], new TensorSpec("x", TensorElementType.Float, [-1, 1]), seed: 0);
+
+        IReadOnlyList<NamedParameter> p = network.GetParameters();
+
+        Assert.Equal(-0.0075, p[0].Data[0], 4);
+        Assert.Equal(0.5364, p[1].Data[0], 4);
+    }
+
+    [Fact]
+    public void TrainStep_Steady_DoesNotAllocateManagedMemory()
+    {
+        using SequentialNetwork network = TestTorch.CreateSmallMlp();
+        using NetworkOptimizer optimizer = network.CreateOptimizer(Adam);
+        float[] features = new float[32 * 4];
+        long[] labels = new long[32];
+        long[] shape = [32, 4];
+        network.TrainStep(optimizer, features, shape, labels);
+
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 50; i++)
+        {
+            network.TrainStep(optimizer, features, shape, labels);
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
+
+    [Fact]
     public void CreateNetwork_SameSeed_GivesBitIdenticalParameters_DifferentSeedDoesNot()
     {
         using SequentialNetwork a = TestTorch.CreateSmallMlp(seed: 11);
