@@ -291,7 +291,11 @@ public sealed class SequentialNetwork : IDisposable
     /// <param name="opset">The ONNX default-domain opset to declare.</param>
     /// <param name="metadata">Optional <c>metadata_props</c> entries stored in the model, for example a training run id.</param>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The opset is not supported by the exporter.</exception>
+    /// <exception cref="ArgumentException">
+    /// The opset is outside <c>SequentialModelExporter.MinOpset</c> to <c>MaxOpset</c> (13 to 23), <see cref="Input"/> has a dynamic
+    /// (<c>-1</c>) dimension other than the batch dimension (the exporter needs them fixed), or <paramref name="destination"/> is not writable.
+    /// </exception>
+    /// <exception cref="IOException">Writing to <paramref name="destination"/> failed.</exception>
     /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
     /// <exception cref="NativeEngineException">libtorch failed while the parameters were copied out.</exception>
     public void ExportOnnx(Stream destination, int opset = 17, IReadOnlyDictionary<string, string>? metadata = null)
