@@ -20,17 +20,7 @@ public static class ModelKitServiceCollectionExtensions
     public static IModelKitBuilder AddModelKit(this IServiceCollection services, Action<ModelKitOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        if (!services.Any(d => d.ServiceType == typeof(ModelKitMarker)))
-        {
-            services.AddSingleton<ModelKitMarker>();
-            services.AddOptions<ModelKitOptions>().ValidateDataAnnotations().ValidateOnStart();
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelKitOptions>, ModelKitOptionsValidator>());
-        }
-
-        if (configure is not null)
-        {
-            services.Configure(configure);
-        }
+        services.AddValidatedModelKitOptions<ModelKitOptions, ModelKitOptionsValidator>(configure);
 
         services.TryAddSingleton(TimeProvider.System);
         return new ModelKitBuilder(services);

@@ -2,9 +2,6 @@ using Microsoft.Extensions.Options;
 
 namespace ModelKit.Internal;
 
-/// <summary>Marks a service collection that <c>AddModelKit()</c> has already set up.</summary>
-internal sealed class ModelKitMarker;
-
 internal sealed class ModelKitOptionsValidator : IValidateOptions<ModelKitOptions>
 {
     public ValidateOptionsResult Validate(string? name, ModelKitOptions options)

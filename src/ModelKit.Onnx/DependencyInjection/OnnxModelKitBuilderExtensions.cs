@@ -23,12 +23,7 @@ public static class OnnxModelKitBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         IServiceCollection services = builder.Services;
-        services.AddOptions<OnnxModelOptions>().ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxModelOptions>, OnnxModelOptionsValidator>());
-        if (configure is not null)
-        {
-            services.Configure(configure);
-        }
+        services.AddValidatedModelKitOptions<OnnxModelOptions, OnnxModelOptionsValidator>(configure);
 
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IModelFormatInspector, OnnxModelInspector>(
             sp => new OnnxModelInspector(sp.GetRequiredService<IOptions<OnnxModelOptions>>())));

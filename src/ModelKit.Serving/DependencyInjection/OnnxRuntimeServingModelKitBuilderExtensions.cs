@@ -23,17 +23,7 @@ public static class OnnxRuntimeServingModelKitBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         IServiceCollection services = builder.Services;
-        if (!services.Any(static d => d.ServiceType == typeof(OnnxRuntimeSessionFactory)))
-        {
-            // ValidateOnStart adds a registration on every call; add it on the first call only.
-            services.AddOptions<OnnxRuntimeOptions>().ValidateOnStart();
-        }
-
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<OnnxRuntimeOptions>, OnnxRuntimeOptionsValidator>());
-        if (configure is not null)
-        {
-            services.Configure(configure);
-        }
+        services.AddValidatedModelKitOptions<OnnxRuntimeOptions, OnnxRuntimeOptionsValidator>(configure);
 
         services.TryAddSingleton<OnnxRuntimeSessionFactory>();
         services.TryAddSingleton<IInferenceSessionFactory>(static sp => sp.GetRequiredService<OnnxRuntimeSessionFactory>());

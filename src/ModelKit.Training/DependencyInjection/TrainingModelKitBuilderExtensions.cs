@@ -27,16 +27,7 @@ public static class TrainingModelKitBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddOnnx();
         IServiceCollection services = builder.Services;
-        if (!services.Any(d => d.ServiceType == typeof(IValidateOptions<TorchTrainingOptions>) && d.ImplementationType == typeof(TorchTrainingOptionsValidator)))
-        {
-            services.AddOptions<TorchTrainingOptions>().ValidateDataAnnotations().ValidateOnStart();
-            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TorchTrainingOptions>, TorchTrainingOptionsValidator>());
-        }
-
-        if (configure is not null)
-        {
-            services.Configure(configure);
-        }
+        services.AddValidatedModelKitOptions<TorchTrainingOptions, TorchTrainingOptionsValidator>(configure);
 
         services.TryAddSingleton<Trainer>();
         return builder;

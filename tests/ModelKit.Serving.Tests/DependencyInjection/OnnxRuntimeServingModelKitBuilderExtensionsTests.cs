@@ -16,7 +16,7 @@ public sealed class OnnxRuntimeServingModelKitBuilderExtensionsTests
 
         Assert.Equal(1, services.Count(d => d.ServiceType == typeof(IInferenceSessionFactory)));
         Assert.Equal(1, services.Count(d => d.ServiceType == typeof(OnnxRuntimeSessionFactory)));
-        Assert.Equal(1, services.Count(d => d.ServiceType == typeof(IValidateOptions<OnnxRuntimeOptions>)));
+        Assert.Equal(1, services.Count(d => d.ServiceType == typeof(IValidateOptions<OnnxRuntimeOptions>) && d.ImplementationType == typeof(ModelKit.Serving.Internal.OnnxRuntimeOptionsValidator)));
         Assert.Equal(count + 1, services.Count); // only the second configure delegate is new
         using ServiceProvider provider = services.BuildServiceProvider();
         OnnxRuntimeOptions options = provider.GetRequiredService<IOptions<OnnxRuntimeOptions>>().Value;
