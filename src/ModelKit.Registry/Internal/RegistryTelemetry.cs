@@ -1,15 +1,15 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using ModelKit.Diagnostics;
 
 namespace ModelKit.Registry.Internal;
 
 /// <summary>The registry's activity source and meter, both named <c>ModelKit.Registry</c>.</summary>
 internal sealed class RegistryTelemetry : IDisposable
 {
-    public const string Name = "ModelKit.Registry";
-    public const string ModelNameTag = "modelkit.model.name";
-    public const string ModelVersionTag = "modelkit.model.version";
-    public const string ErrorTypeTag = "error.type";
+    public const string Name = ModelKitTelemetry.RegistryName;
+    public const string ModelNameTag = ModelKitTelemetry.ModelNameTag;
+    public const string ModelVersionTag = ModelKitTelemetry.ModelVersionTag;
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
@@ -17,16 +17,7 @@ internal sealed class RegistryTelemetry : IDisposable
 
     public RegistryTelemetry(IMeterFactory? meterFactory)
     {
-        Meter meter;
-        if (meterFactory is not null)
-        {
-            meter = meterFactory.Create(new MeterOptions(Name));
-        }
-        else
-        {
-            meter = new Meter(Name);
-            _ownedMeter = meter;
-        }
+        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, Name, out _ownedMeter);
 
         Registrations = meter.CreateCounter<long>(
             "modelkit.registry.registrations",
@@ -39,20 +30,9 @@ internal sealed class RegistryTelemetry : IDisposable
 
     /// <summary>Starts an activity only when the source has listeners.</summary>
     public static Activity? StartActivity(string operation, string modelName) =>
-        ActivitySource.HasListeners()
-            ? ActivitySource.StartActivity(operation)?.SetTag(ModelNameTag, modelName)
-            : null;
+        ModelKitTelemetry.StartActivity(ActivitySource, operation)?.SetTag(ModelNameTag, modelName);
 
-    public static void RecordError(Activity? activity, Exception exception)
-    {
-        if (activity is null)
-        {
-            return;
-        }
-
-        activity.SetStatus(ActivityStatusCode.Error, exception.Message);
-        activity.SetTag(ErrorTypeTag, exception.GetType().FullName);
-    }
+    public static void RecordError(Activity? activity, Exception exception) => ModelKitTelemetry.RecordError(activity, exception);
 
     public void Dispose() => _ownedMeter?.Dispose();
 }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using ModelKit.Diagnostics;
 
 namespace ModelKit.Serving.Internal;
 
@@ -8,24 +9,22 @@ namespace ModelKit.Serving.Internal;
 /// </summary>
 internal sealed class ServingMetrics : IDisposable
 {
-    public const string MeterName = "ModelKit.Serving";
+    public const string MeterName = ModelKitTelemetry.ServingName;
     public const string InferenceDurationName = "modelkit.inference.duration";
-    public const string ModelNameTag = "modelkit.model.name";
-    public const string ModelVersionTag = "modelkit.model.version";
-    public const string ProviderTag = "modelkit.provider";
-    public const string ErrorTypeTag = "error.type";
+    public const string ModelNameTag = ModelKitTelemetry.ModelNameTag;
+    public const string ModelVersionTag = ModelKitTelemetry.ModelVersionTag;
+    public const string ProviderTag = ModelKitTelemetry.ProviderTag;
+    public const string ErrorTypeTag = ModelKitTelemetry.ErrorTypeTag;
 
     // Bucket boundaries in seconds, from 100 µs to 10 s: inference latencies of small to large models.
     private static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    private readonly Meter _meter;
-    private readonly bool _ownsMeter;
+    private readonly Meter? _ownedMeter;
 
     public ServingMetrics(IMeterFactory? meterFactory)
     {
-        _ownsMeter = meterFactory is null;
-        _meter = meterFactory?.Create(new MeterOptions(MeterName)) ?? new Meter(MeterName);
-        InferenceDuration = _meter.CreateHistogram(
+        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, MeterName, out _ownedMeter);
+        InferenceDuration = meter.CreateHistogram(
             InferenceDurationName,
             unit: "s",
             description: "Duration of one inference session Run call, from input validation to managed outputs.",
@@ -36,11 +35,5 @@ internal sealed class ServingMetrics : IDisposable
     /// <summary>Gets <c>modelkit.inference.duration</c> (seconds; tags: model name and version when known, provider, <c>error.type</c> on failure).</summary>
     public Histogram<double> InferenceDuration { get; }
 
-    public void Dispose()
-    {
-        if (_ownsMeter)
-        {
-            _meter.Dispose();
-        }
-    }
+    public void Dispose() => _ownedMeter?.Dispose();
 }

@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using ModelKit.Diagnostics;
 
 namespace ModelKit.Training.Internal;
 
 /// <summary>The training package's activity source and meter, both named <c>ModelKit.Training</c>.</summary>
 internal sealed class TrainingTelemetry : IDisposable
 {
-    public const string Name = "ModelKit.Training";
+    public const string Name = ModelKitTelemetry.TrainingName;
     public const string OptimizerTag = "modelkit.training.optimizer";
-    public const string ErrorTypeTag = "error.type";
 
     public static readonly ActivitySource ActivitySource = new(Name);
 
@@ -16,16 +16,7 @@ internal sealed class TrainingTelemetry : IDisposable
 
     public TrainingTelemetry(IMeterFactory? meterFactory)
     {
-        Meter meter;
-        if (meterFactory is not null)
-        {
-            meter = meterFactory.Create(new MeterOptions(Name));
-        }
-        else
-        {
-            meter = new Meter(Name);
-            _ownedMeter = meter;
-        }
+        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, Name, out _ownedMeter);
 
         EpochDuration = meter.CreateHistogram<double>(
             "modelkit.training.epoch.duration",
@@ -44,19 +35,9 @@ internal sealed class TrainingTelemetry : IDisposable
     public Counter<long> Samples { get; }
 
     /// <summary>Starts an activity only when the source has listeners.</summary>
-    public static Activity? StartActivity(string operation) =>
-        ActivitySource.HasListeners() ? ActivitySource.StartActivity(operation) : null;
+    public static Activity? StartActivity(string operation) => ModelKitTelemetry.StartActivity(ActivitySource, operation);
 
-    public static void RecordError(Activity? activity, Exception exception)
-    {
-        if (activity is null)
-        {
-            return;
-        }
-
-        activity.SetStatus(ActivityStatusCode.Error, exception.Message);
-        activity.SetTag(ErrorTypeTag, exception.GetType().FullName);
-    }
+    public static void RecordError(Activity? activity, Exception exception) => ModelKitTelemetry.RecordError(activity, exception);
 
     public void Dispose() => _ownedMeter?.Dispose();
 }
