@@ -1,5 +1,5 @@
-using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 using ModelKit.Onnx.Internal;
@@ -107,26 +107,8 @@ public sealed class OnnxGraphBuilder
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">The name is empty, a dimension is negative, or the element count does not match the shape.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is <see langword="null"/>.</exception>
-    public OnnxGraphBuilder AddInitializer(string name, ReadOnlySpan<float> data, params long[] shape)
-    {
-        TensorProto tensor = CreateTensor(name, TensorElementType.Float, data.Length, shape);
-        byte[] raw = new byte[data.Length * sizeof(float)];
-        if (BitConverter.IsLittleEndian)
-        {
-            MemoryMarshal.AsBytes(data).CopyTo(raw);
-        }
-        else
-        {
-            for (int i = 0; i < data.Length; i++)
-            {
-                BinaryPrimitives.WriteSingleLittleEndian(raw.AsSpan(i * sizeof(float)), data[i]);
-            }
-        }
-
-        tensor.RawData = UnsafeByteOperations.UnsafeWrap(raw);
-        _initializers.Add(tensor);
-        return this;
-    }
+    public OnnxGraphBuilder AddInitializer(string name, ReadOnlySpan<float> data, params long[] shape) =>
+        AddRawInitializer(name, TensorElementType.Float, data, shape);
 
     /// <summary>
     /// Adds an int64 initializer (a constant tensor, for example a shape for <c>Reshape</c>) stored in <c>raw_data</c>
@@ -138,19 +120,21 @@ public sealed class OnnxGraphBuilder
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentException">The name is empty, a dimension is negative, or the element count does not match the shape.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="shape"/> is <see langword="null"/>.</exception>
-    public OnnxGraphBuilder AddInitializer(string name, ReadOnlySpan<long> data, params long[] shape)
+    public OnnxGraphBuilder AddInitializer(string name, ReadOnlySpan<long> data, params long[] shape) =>
+        AddRawInitializer(name, TensorElementType.Int64, data, shape);
+
+    // ONNX raw_data is little-endian, row-major (onnx.proto, TensorProto.raw_data).
+    private OnnxGraphBuilder AddRawInitializer<T>(string name, TensorElementType elementType, ReadOnlySpan<T> data, long[] shape)
+        where T : unmanaged
     {
-        TensorProto tensor = CreateTensor(name, TensorElementType.Int64, data.Length, shape);
-        byte[] raw = new byte[data.Length * sizeof(long)];
-        if (BitConverter.IsLittleEndian)
+        TensorProto tensor = CreateTensor(name, elementType, data.Length, shape);
+        byte[] raw = MemoryMarshal.AsBytes(data).ToArray();
+        if (!BitConverter.IsLittleEndian)
         {
-            MemoryMarshal.AsBytes(data).CopyTo(raw);
-        }
-        else
-        {
-            for (int i = 0; i < data.Length; i++)
+            int size = Unsafe.SizeOf<T>();
+            for (int i = 0; i < raw.Length; i += size)
             {
-                BinaryPrimitives.WriteInt64LittleEndian(raw.AsSpan(i * sizeof(long)), data[i]);
+                raw.AsSpan(i, size).Reverse();
             }
         }
 
