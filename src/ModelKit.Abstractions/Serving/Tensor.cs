@@ -24,6 +24,9 @@ public abstract class Tensor
     /// <summary>Gets the dimensions, outermost first.</summary>
     public ReadOnlySpan<long> Shape => _shape;
 
+    /// <summary>Gets the dimensions array itself, for engines that take an array (never changed by them).</summary>
+    internal long[] ShapeArray => _shape;
+
     /// <summary>Gets the number of elements (the product of the dimensions; 1 for a scalar).</summary>
     public long ElementCount { get; }
 
@@ -41,7 +44,7 @@ public abstract class Tensor
     public abstract MemoryHandle Pin();
 
     /// <summary>Creates a tensor over <paramref name="data"/> without copying it.</summary>
-    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/>, <see cref="long"/>, <see cref="int"/>, <see cref="short"/>, <see cref="byte"/>, <see cref="sbyte"/>, <see cref="ushort"/>, <see cref="uint"/>, <see cref="ulong"/>, <see cref="bool"/> or <see cref="Half"/>.</typeparam>
+    /// <typeparam name="T"><see cref="float"/>, <see cref="double"/>, <see cref="long"/>, <see cref="int"/>, <see cref="short"/>, <see cref="byte"/>, <see cref="sbyte"/>, <see cref="ushort"/>, <see cref="uint"/>, <see cref="ulong"/>, <see cref="bool"/>, <see cref="Half"/> or <see cref="BFloat16"/>.</typeparam>
     /// <param name="data">The elements in row-major order; the caller keeps them alive and unchanged while the tensor is used.</param>
     /// <param name="shape">The dimensions; each 0 or greater.</param>
     /// <returns>The tensor.</returns>
@@ -87,7 +90,8 @@ public abstract class Tensor
         typeof(T) == typeof(ulong) ? TensorElementType.UInt64 :
         typeof(T) == typeof(bool) ? TensorElementType.Bool :
         typeof(T) == typeof(Half) ? TensorElementType.Float16 :
-        throw new NotSupportedException($"Element type {typeof(T).FullName} has no ONNX tensor element type; use float, double, long, int, short, byte, sbyte, ushort, uint, ulong, bool or Half.");
+        typeof(T) == typeof(BFloat16) ? TensorElementType.BFloat16 :
+        throw new NotSupportedException($"Element type {typeof(T).FullName} has no ONNX tensor element type; use float, double, long, int, short, byte, sbyte, ushort, uint, ulong, bool, Half or BFloat16 (StringTensor for strings).");
 }
 
 /// <summary>A dense tensor whose elements are of type <typeparamref name="T"/>.</summary>

@@ -1,85 +1,73 @@
 using System.Buffers;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.ML.OnnxRuntime;
 using ModelKit.Registry;
-using ModelKit.Serving.Interop;
 
 namespace ModelKit.Serving.Internal;
 
 /// <summary>
-/// An <see cref="IInferenceSession"/> over one ONNX Runtime <c>OrtSession</c>. Input and output names, element types and
-/// shapes are read once at load. <see cref="Run"/> validates inputs against the signature before any native call, wraps
-/// the pinned managed input buffers as <c>OrtValue</c>s without copying, runs, and copies every output into a new managed
-/// array. <see cref="Run"/> is thread-safe (ONNX Runtime allows concurrent <c>Run</c> on one session).
+/// An <see cref="IInferenceSession"/> over one ONNX Runtime <see cref="InferenceSession"/> (the official managed API).
+/// Inputs are validated against the signature (read by ModelKit.Onnx from the validated model) before any native call,
+/// then wrapped as <see cref="OrtValue"/>s over the pinned caller memory without copying. Outputs are preallocated as
+/// the managed result arrays and bound as <see cref="OrtValue"/>s, once the first run has shown that every output has
+/// the signature's shape with the batch dimension of the inputs; otherwise ONNX Runtime allocates them and they are
+/// copied. <see cref="Run"/> is thread-safe, and <see cref="Dispose"/> may race with it safely: the native session is
+/// released only after the last in-flight run returns, so no run ever touches freed state. There is no finalizer.
 /// </summary>
-internal sealed unsafe class OnnxRuntimeInferenceSession : IInferenceSession
+internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
 {
-    private const int StackDims = 16;
+    private const int Unknown = 0;
+    private const int Bindable = 1;
+    private const int NotBindable = 2;
 
-    private readonly OrtRuntime _runtime;
-    private readonly OrtSessionHandle _session;
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions;
     private readonly TensorSpec[] _inputs;
     private readonly TensorSpec[] _outputs;
-
-    // UTF-8, null-terminated names on the pinned object heap: the pointer arrays below point into them for the
-    // session's whole life, so Run passes them to native code without pinning or encoding anything.
-    private readonly byte[] _nameBytes;
-    private readonly nint[] _inputNames;
-    private readonly nint[] _outputNames;
-
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
     private readonly string _modelDescription;
     private readonly ServingMetrics _metrics;
     private readonly KeyValuePair<string, object?>[] _successTags;
-    private int _disposed;
 
-    public OnnxRuntimeInferenceSession(OrtRuntime runtime, OrtSessionHandle session, ExecutionProvider provider, ModelVersion? modelVersion, ServingMetrics metrics)
+    private int _outputBinding;
+    private int _active;
+    private int _disposed;
+    private int _released;
+
+    public OnnxRuntimeInferenceSession(InferenceSession session, ModelSignature signature, ExecutionProvider provider, ModelVersion? modelVersion, string modelDescription, ServingMetrics metrics)
     {
-        ArgumentNullException.ThrowIfNull(runtime);
-        ArgumentNullException.ThrowIfNull(session);
-        ArgumentNullException.ThrowIfNull(metrics);
-        _runtime = runtime;
         _session = session;
         _metrics = metrics;
+        _runOptions = new RunOptions();
         Provider = provider;
         ModelVersion = modelVersion;
-        _modelDescription = modelVersion is null
-            ? "the model"
-            : string.Create(CultureInfo.InvariantCulture, $"model '{modelVersion.Name}' version {modelVersion.Version}");
+        Signature = signature;
+        _modelDescription = modelDescription;
+        _inputs = [.. signature.Inputs];
+        _outputs = [.. signature.Outputs];
+        _inputNames = Array.ConvertAll(_inputs, s => s.Name);
+        _outputNames = Array.ConvertAll(_outputs, s => s.Name);
 
-        _inputs = ReadSpecs(isInput: true);
-        _outputs = ReadSpecs(isInput: false);
-        Signature = new ModelSignature(_inputs, _outputs);
-
-        int byteCount = 0;
-        foreach (TensorSpec spec in _inputs)
-        {
-            byteCount += Encoding.UTF8.GetByteCount(spec.Name) + 1;
-        }
-
+        // Outputs can be preallocated only when every output's shape is the signature's, with at most dimension 0 dynamic.
+        bool candidate = true;
         foreach (TensorSpec spec in _outputs)
         {
-            byteCount += Encoding.UTF8.GetByteCount(spec.Name) + 1;
+            if (spec.ElementType == TensorElementType.String || spec.Shape.Count == 0)
+            {
+                candidate = false;
+                break;
+            }
+
+            for (int d = 1; d < spec.Shape.Count; d++)
+            {
+                candidate &= spec.Shape[d] >= 0;
+            }
         }
 
-        _nameBytes = GC.AllocateArray<byte>(Math.Max(byteCount, 1), pinned: true);
-        _inputNames = GC.AllocateArray<nint>(Math.Max(_inputs.Length, 1), pinned: true);
-        _outputNames = GC.AllocateArray<nint>(Math.Max(_outputs.Length, 1), pinned: true);
-        byte* basePointer = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_nameBytes));
-        int offset = 0;
-        for (int i = 0; i < _inputs.Length; i++)
-        {
-            _inputNames[i] = (nint)(basePointer + offset);
-            offset += Encoding.UTF8.GetBytes(_inputs[i].Name, _nameBytes.AsSpan(offset)) + 1;
-        }
-
-        for (int i = 0; i < _outputs.Length; i++)
-        {
-            _outputNames[i] = (nint)(basePointer + offset);
-            offset += Encoding.UTF8.GetBytes(_outputs[i].Name, _nameBytes.AsSpan(offset)) + 1;
-        }
+        _outputBinding = candidate && _inputs.Length > 0 ? Unknown : NotBindable;
 
         var tags = new List<KeyValuePair<string, object?>>(3);
         if (modelVersion is not null)
@@ -88,7 +76,7 @@ internal sealed unsafe class OnnxRuntimeInferenceSession : IInferenceSession
             tags.Add(new(ServingMetrics.ModelVersionTag, modelVersion.Version));
         }
 
-        tags.Add(new(ServingMetrics.ProviderTag, provider == ExecutionProvider.Cuda ? "cuda" : "cpu"));
+        tags.Add(new(ServingMetrics.ProviderTag, ProviderName));
         _successTags = [.. tags];
     }
 
@@ -101,37 +89,53 @@ internal sealed unsafe class OnnxRuntimeInferenceSession : IInferenceSession
     /// <summary>Gets the execution provider the session actually runs on (CPU after a CUDA fallback).</summary>
     public ExecutionProvider Provider { get; }
 
-    /// <summary>Gets the native session, for benchmarks that call <c>Run</c> on the C API directly.</summary>
-    internal OrtSessionHandle Handle => _session;
+    /// <summary>Gets <c>cpu</c> or <c>cuda</c>.</summary>
+    public string ProviderName => Provider == ExecutionProvider.Cuda ? "cuda" : "cpu";
 
-    /// <summary>Gets the runtime the session was created in.</summary>
-    internal OrtRuntime Runtime => _runtime;
+    /// <summary>Gets the description used in messages, for example <c>model 'mnist' version 2</c>.</summary>
+    internal string ModelDescription => _modelDescription;
+
+    /// <summary>Gets whether outputs are preallocated and bound (known after the first successful run).</summary>
+    internal bool OutputsBound => Volatile.Read(ref _outputBinding) == Bindable;
+
+    /// <summary>Gets the official API's session, for benchmarks that compare against it.</summary>
+    internal InferenceSession NativeSession => _session;
 
     /// <inheritdoc />
     public IReadOnlyList<NamedTensor> Run(IReadOnlyList<NamedTensor> inputs)
     {
         ArgumentNullException.ThrowIfNull(inputs);
-        ThrowIfDisposed();
-        if (!_metrics.InferenceDuration.Enabled)
-        {
-            return RunCore(inputs);
-        }
-
-        long start = Stopwatch.GetTimestamp();
+        Enter();
         try
         {
-            NamedTensor[] outputs = RunCore(inputs);
-            _metrics.InferenceDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, _successTags);
-            return outputs;
+            if (!_metrics.InferenceDuration.Enabled)
+            {
+                return RunCore(inputs);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            try
+            {
+                NamedTensor[] outputs = RunCore(inputs);
+                _metrics.InferenceDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, _successTags);
+                return outputs;
+            }
+            catch (Exception ex)
+            {
+                RecordFailure(Stopwatch.GetElapsedTime(start).TotalSeconds, ex);
+                throw;
+            }
         }
-        catch (Exception ex)
+        finally
         {
-            RecordFailure(Stopwatch.GetElapsedTime(start).TotalSeconds, ex);
-            throw;
+            Exit();
         }
     }
 
-    /// <summary>Releases the native session (once the runtime's references allow, the environment too). Safe to call more than once.</summary>
+    /// <summary>
+    /// Marks the session disposed; the native session is released now when no run is in flight, otherwise by the last run
+    /// to return. Later calls to <see cref="Run"/> throw <see cref="ObjectDisposedException"/>. Safe to call more than once.
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -139,30 +143,116 @@ internal sealed unsafe class OnnxRuntimeInferenceSession : IInferenceSession
             return;
         }
 
-        _session.Dispose();
+        if (Volatile.Read(ref _active) == 0)
+        {
+            Release();
+        }
+    }
+
+    /// <summary>Validates <paramref name="inputs"/> against the signature and returns them in signature order.</summary>
+    /// <param name="inputs">The inputs.</param>
+    /// <returns>The tensors, one per signature input, in signature order.</returns>
+    /// <exception cref="InferenceInputException">An input does not match the signature.</exception>
+    internal Tensor[] ValidateAndOrder(IReadOnlyList<NamedTensor> inputs)
+    {
+        ArgumentNullException.ThrowIfNull(inputs);
+        Span<int> order = _inputs.Length <= 32 ? stackalloc int[_inputs.Length] : new int[_inputs.Length];
+        Validate(inputs, order);
+        var ordered = new Tensor[_inputs.Length];
+        for (int k = 0; k < ordered.Length; k++)
+        {
+            ordered[k] = inputs[order[k]].Value;
+        }
+
+        return ordered;
+    }
+
+    /// <summary>Runs inputs already validated and in signature order (the batcher's path).</summary>
+    /// <param name="ordered">One tensor per signature input, in signature order.</param>
+    /// <returns>The outputs in signature order.</returns>
+    internal NamedTensor[] RunOrdered(Tensor[] ordered)
+    {
+        Enter();
+        try
+        {
+            if (!_metrics.InferenceDuration.Enabled)
+            {
+                return RunValidated(ordered);
+            }
+
+            long start = Stopwatch.GetTimestamp();
+            try
+            {
+                NamedTensor[] outputs = RunValidated(ordered);
+                _metrics.InferenceDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, _successTags);
+                return outputs;
+            }
+            catch (Exception ex)
+            {
+                RecordFailure(Stopwatch.GetElapsedTime(start).TotalSeconds, ex);
+                throw;
+            }
+        }
+        finally
+        {
+            Exit();
+        }
+    }
+
+    private void Enter()
+    {
+        Interlocked.Increment(ref _active);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            Exit();
+            throw new ObjectDisposedException(
+                nameof(OnnxRuntimeInferenceSession),
+                $"The inference session for {_modelDescription} has been disposed. Create a new session with IInferenceSessionFactory, or run through IInferenceSessionPool.");
+        }
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.Decrement(ref _active) == 0 && Volatile.Read(ref _disposed) != 0)
+        {
+            Release();
+        }
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            _session.Dispose();
+            _runOptions.Dispose();
+        }
     }
 
     private NamedTensor[] RunCore(IReadOnlyList<NamedTensor> inputs)
     {
-        int inputCount = _inputs.Length;
-
-        // order[k] = index in `inputs` of the tensor bound to signature input k.
-        int[] order = ArrayPool<int>.Shared.Rent(inputCount);
+        int count = _inputs.Length;
+        Tensor[] ordered = ArrayPool<Tensor>.Shared.Rent(count);
         try
         {
+            Span<int> order = count <= 32 ? stackalloc int[count] : new int[count];
             Validate(inputs, order);
-            return RunValidated(inputs, order);
+            for (int k = 0; k < count; k++)
+            {
+                ordered[k] = inputs[order[k]].Value;
+            }
+
+            return RunValidated(ordered);
         }
         finally
         {
-            ArrayPool<int>.Shared.Return(order);
+            ArrayPool<Tensor>.Shared.Return(ordered, clearArray: true);
         }
     }
 
-    private void Validate(IReadOnlyList<NamedTensor> inputs, int[] order)
+    private void Validate(IReadOnlyList<NamedTensor> inputs, Span<int> order)
     {
         int inputCount = _inputs.Length;
-        Array.Fill(order, -1, 0, inputCount);
+        order.Fill(-1);
         for (int j = 0; j < inputs.Count; j++)
         {
             NamedTensor given = inputs[j];
@@ -220,229 +310,140 @@ internal sealed unsafe class OnnxRuntimeInferenceSession : IInferenceSession
         }
     }
 
-    private NamedTensor[] RunValidated(IReadOnlyList<NamedTensor> inputs, int[] order)
+    private NamedTensor[] RunValidated(Tensor[] ordered)
     {
         int inputCount = _inputs.Length;
-        int outputCount = _outputs.Length;
-        OrtApi* api = _runtime.Api;
-        OrtLibrary library = _runtime.Library;
-
+        var inputValues = new OrtValue[inputCount];
         MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(inputCount);
-        OrtValueHandle?[] inputValues = ArrayPool<OrtValueHandle?>.Shared.Rent(inputCount);
-        OrtValueHandle?[] outputValues = ArrayPool<OrtValueHandle?>.Shared.Rent(outputCount);
-        nint[] inputPointers = ArrayPool<nint>.Shared.Rent(inputCount);
-        nint[] outputPointers = ArrayPool<nint>.Shared.Rent(outputCount);
-        int pinned = 0;
-        bool sessionAdded = false;
+        int created = 0;
         try
         {
             for (int k = 0; k < inputCount; k++)
             {
-                Tensor tensor = inputs[order[k]].Value;
-                pins[k] = tensor.Pin();
-                pinned = k + 1;
-                OrtValueHandle value = _runtime.CreateTensor(pins[k].Pointer, (nuint)tensor.ByteLength, tensor.Shape, tensor.ElementType);
-                inputValues[k] = value;
-                inputPointers[k] = (nint)value.Pointer;
+                inputValues[k] = OrtTensors.CreateInput(ordered[k], out pins[k]);
+                created = k + 1;
             }
 
-            Array.Clear(outputPointers, 0, outputCount);
-            _session.DangerousAddRef(ref sessionAdded);
-            fixed (nint* inNames = _inputNames, outNames = _outputNames, inValues = inputPointers, outValues = outputPointers)
+            int binding = Volatile.Read(ref _outputBinding);
+            if (binding == Bindable)
             {
-                library.ThrowIfFailed(
-                    api->Run(_session.Pointer, null, (byte**)inNames, (OrtValue**)inValues, (nuint)inputCount, (byte**)outNames, (nuint)outputCount, (OrtValue**)outValues),
-                    "Run");
-            }
-
-            // Own every output before reading any, so a failure while reading still releases them all.
-            for (int k = 0; k < outputCount; k++)
-            {
-                if (outputPointers[k] != 0)
+                try
                 {
-                    outputValues[k] = new OrtValueHandle(api, _runtime.Handles, (OrtValue*)outputPointers[k]);
+                    return RunIntoPreallocated(inputValues, ordered[0].Shape[0]);
+                }
+                catch (OnnxRuntimeException)
+                {
+                    // An output's shape did not follow the batch dimension after all (a data-dependent shape):
+                    // stop preallocating for this session and run again with outputs ONNX Runtime allocates.
+                    Volatile.Write(ref _outputBinding, NotBindable);
                 }
             }
 
-            var results = new NamedTensor[outputCount];
-            for (int k = 0; k < outputCount; k++)
+            NamedTensor[] results = RunAllocating(inputValues);
+            if (binding == Unknown)
             {
-                results[k] = new NamedTensor(_outputs[k].Name, ReadOutput(outputValues[k], k));
+                Volatile.Write(ref _outputBinding, FollowsBatch(results, ordered) ? Bindable : NotBindable);
             }
 
             return results;
         }
+        catch (OnnxRuntimeException ex)
+        {
+            throw OnnxRuntimeErrors.Wrap(ex, "run", _modelDescription);
+        }
         finally
         {
-            if (sessionAdded)
+            for (int k = 0; k < created; k++)
             {
-                _session.DangerousRelease();
-            }
-
-            for (int k = 0; k < outputCount; k++)
-            {
-                outputValues[k]?.Dispose();
-            }
-
-            for (int k = 0; k < inputCount; k++)
-            {
-                inputValues[k]?.Dispose();
-            }
-
-            for (int k = 0; k < pinned; k++)
-            {
+                inputValues[k].Dispose();
                 pins[k].Dispose();
             }
 
             ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
-            ArrayPool<OrtValueHandle?>.Shared.Return(inputValues, clearArray: true);
-            ArrayPool<OrtValueHandle?>.Shared.Return(outputValues, clearArray: true);
-            ArrayPool<nint>.Shared.Return(inputPointers);
-            ArrayPool<nint>.Shared.Return(outputPointers);
         }
     }
 
-    private Tensor ReadOutput(OrtValueHandle? value, int index)
+    private NamedTensor[] RunIntoPreallocated(OrtValue[] inputValues, long batch)
     {
-        string name = _outputs[index].Name;
-        if (value is null)
+        int outputCount = _outputs.Length;
+        var results = new NamedTensor[outputCount];
+        var outputValues = new OrtValue[outputCount];
+        MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(outputCount);
+        int created = 0;
+        try
         {
-            throw new NativeEngineException(OrtLibrary.EngineName, "Run", 0, $"ONNX Runtime returned no value for output '{name}' of {_modelDescription}.");
-        }
-
-        OrtApi* api = _runtime.Api;
-        OrtLibrary library = _runtime.Library;
-        OrtTensorTypeAndShapeInfo* rawInfo = null;
-        library.ThrowIfFailed(api->GetTensorTypeAndShape(value.Pointer, &rawInfo), "GetTensorTypeAndShape");
-        using var info = new OrtTensorTypeAndShapeInfoHandle(api, _runtime.Handles, rawInfo);
-
-        TensorElementType elementType;
-        nuint rank;
-        nuint count;
-        void* data = null;
-        library.ThrowIfFailed(api->GetTensorElementType(rawInfo, &elementType), "GetTensorElementType");
-        library.ThrowIfFailed(api->GetDimensionsCount(rawInfo, &rank), "GetDimensionsCount");
-        library.ThrowIfFailed(api->GetTensorShapeElementCount(rawInfo, &count), "GetTensorShapeElementCount");
-        Span<long> dims = rank <= StackDims ? stackalloc long[StackDims] : new long[(int)rank];
-        dims = dims[..(int)rank];
-        fixed (long* dimsPointer = dims)
-        {
-            library.ThrowIfFailed(api->GetDimensions(rawInfo, dimsPointer, rank), "GetDimensions");
-        }
-
-        if (count > 0)
-        {
-            library.ThrowIfFailed(api->GetTensorMutableData(value.Pointer, &data), "GetTensorMutableData");
-        }
-
-        if (count > int.MaxValue)
-        {
-            throw new NativeEngineException(
-                OrtLibrary.EngineName,
-                "Run",
-                0,
-                string.Create(CultureInfo.InvariantCulture, $"Output '{name}' of {_modelDescription} has {count} elements; a managed tensor holds at most {int.MaxValue}. Split the input batch."));
-        }
-
-        int length = (int)count;
-        return elementType switch
-        {
-            TensorElementType.Float => Copy<float>(data, length, dims),
-            TensorElementType.Double => Copy<double>(data, length, dims),
-            TensorElementType.Int64 => Copy<long>(data, length, dims),
-            TensorElementType.Int32 => Copy<int>(data, length, dims),
-            TensorElementType.Int16 => Copy<short>(data, length, dims),
-            TensorElementType.Int8 => Copy<sbyte>(data, length, dims),
-            TensorElementType.UInt64 => Copy<ulong>(data, length, dims),
-            TensorElementType.UInt32 => Copy<uint>(data, length, dims),
-            TensorElementType.UInt16 => Copy<ushort>(data, length, dims),
-            TensorElementType.UInt8 => Copy<byte>(data, length, dims),
-            TensorElementType.Bool => Copy<bool>(data, length, dims),
-            TensorElementType.Float16 => Copy<Half>(data, length, dims),
-            _ => throw new NativeEngineException(
-                OrtLibrary.EngineName,
-                "Run",
-                0,
-                $"Output '{name}' of {_modelDescription} has element type {elementType}, which ModelKit.Serving cannot return as a managed tensor. " +
-                "Add a Cast to a numeric type at the end of the graph."),
-        };
-    }
-
-    private static Tensor<T> Copy<T>(void* source, int length, ReadOnlySpan<long> dims)
-        where T : unmanaged
-    {
-        T[] buffer = length == 0 ? [] : GC.AllocateUninitializedArray<T>(length);
-        new ReadOnlySpan<T>(source, length).CopyTo(buffer);
-        return Tensor.Create<T>(buffer, dims);
-    }
-
-    private TensorSpec[] ReadSpecs(bool isInput)
-    {
-        OrtApi* api = _runtime.Api;
-        OrtLibrary library = _runtime.Library;
-        OrtSession* session = _session.Pointer;
-        nuint count;
-        library.ThrowIfFailed(isInput ? api->SessionGetInputCount(session, &count) : api->SessionGetOutputCount(session, &count), isInput ? "SessionGetInputCount" : "SessionGetOutputCount");
-        OrtAllocator* allocator = null;
-        library.ThrowIfFailed(api->GetAllocatorWithDefaultOptions(&allocator), "GetAllocatorWithDefaultOptions");
-
-        var specs = new TensorSpec[(int)count];
-        for (nuint i = 0; i < count; i++)
-        {
-            byte* rawName = null;
-            library.ThrowIfFailed(
-                isInput ? api->SessionGetInputName(session, i, allocator, &rawName) : api->SessionGetOutputName(session, i, allocator, &rawName),
-                isInput ? "SessionGetInputName" : "SessionGetOutputName");
-            string name;
-            try
+            for (int k = 0; k < outputCount; k++)
             {
-                name = Marshal.PtrToStringUTF8((nint)rawName) ?? string.Empty;
-            }
-            finally
-            {
-                library.ThrowIfFailed(api->AllocatorFree(allocator, rawName), "AllocatorFree");
-            }
-
-            OrtTypeInfo* rawTypeInfo = null;
-            library.ThrowIfFailed(
-                isInput ? api->SessionGetInputTypeInfo(session, i, &rawTypeInfo) : api->SessionGetOutputTypeInfo(session, i, &rawTypeInfo),
-                isInput ? "SessionGetInputTypeInfo" : "SessionGetOutputTypeInfo");
-            using var typeInfo = new OrtTypeInfoHandle(api, _runtime.Handles, rawTypeInfo);
-
-            OnnxType kind;
-            library.ThrowIfFailed(api->GetOnnxTypeFromTypeInfo(rawTypeInfo, &kind), "GetOnnxTypeFromTypeInfo");
-            if (kind != OnnxType.Tensor)
-            {
-                throw new ModelKitException(
-                    $"{(isInput ? "Input" : "Output")} '{name}' of {_modelDescription} is a {kind} value; ModelKit.Serving runs models whose inputs and outputs are dense tensors. " +
-                    "Re-export the model without sequence or map inputs and outputs (for example without a ZipMap).");
-            }
-
-            // Owned by the type info: valid until it is released, not released separately.
-            OrtTensorTypeAndShapeInfo* tensorInfo = null;
-            library.ThrowIfFailed(api->CastTypeInfoToTensorInfo(rawTypeInfo, &tensorInfo), "CastTypeInfoToTensorInfo");
-            TensorElementType elementType;
-            nuint rank;
-            library.ThrowIfFailed(api->GetTensorElementType(tensorInfo, &elementType), "GetTensorElementType");
-            library.ThrowIfFailed(api->GetDimensionsCount(tensorInfo, &rank), "GetDimensionsCount");
-            long[] shape = new long[(int)rank];
-            fixed (long* shapePointer = shape)
-            {
-                library.ThrowIfFailed(api->GetDimensions(tensorInfo, shapePointer, rank), "GetDimensions");
-            }
-
-            for (int d = 0; d < shape.Length; d++)
-            {
-                if (shape[d] < 0)
+                TensorSpec spec = _outputs[k];
+                long[] shape = new long[spec.Shape.Count];
+                for (int d = 0; d < shape.Length; d++)
                 {
-                    shape[d] = -1;
+                    shape[d] = spec.Shape[d] < 0 ? batch : spec.Shape[d];
+                }
+
+                Tensor tensor = OrtTensors.Allocate(spec.ElementType, shape);
+                results[k] = new NamedTensor(spec.Name, tensor);
+                outputValues[k] = OrtTensors.CreateInput(tensor, out pins[k]);
+                created = k + 1;
+            }
+
+            _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
+            return results;
+        }
+        finally
+        {
+            for (int k = 0; k < created; k++)
+            {
+                outputValues[k].Dispose();
+                pins[k].Dispose();
+            }
+
+            ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
+        }
+    }
+
+    private NamedTensor[] RunAllocating(OrtValue[] inputValues)
+    {
+        using IDisposableReadOnlyCollection<OrtValue> outputs = _session.Run(_runOptions, _inputNames, inputValues, _outputNames);
+        var results = new NamedTensor[_outputs.Length];
+        int k = 0;
+        foreach (OrtValue value in outputs)
+        {
+            results[k] = new NamedTensor(_outputNames[k], OrtTensors.ReadOutput(value, _outputNames[k], _modelDescription));
+            k++;
+        }
+
+        return results;
+    }
+
+    private bool FollowsBatch(NamedTensor[] results, Tensor[] ordered)
+    {
+        long batch = ordered[0].Shape.Length > 0 ? ordered[0].Shape[0] : -1;
+        if (batch < 0)
+        {
+            return false;
+        }
+
+        for (int k = 0; k < results.Length; k++)
+        {
+            ReadOnlySpan<long> actual = results[k].Value.Shape;
+            TensorSpec spec = _outputs[k];
+            if (actual.Length != spec.Shape.Count)
+            {
+                return false;
+            }
+
+            for (int d = 0; d < actual.Length; d++)
+            {
+                long expected = spec.Shape[d] < 0 ? batch : spec.Shape[d];
+                if (actual[d] != expected)
+                {
+                    return false;
                 }
             }
-
-            specs[(int)i] = new TensorSpec(name, elementType, shape);
         }
 
-        return specs;
+        return true;
     }
 
     private void RecordFailure(double seconds, Exception exception)
@@ -451,16 +452,6 @@ internal sealed unsafe class OnnxRuntimeInferenceSession : IInferenceSession
         _successTags.CopyTo(tags, 0);
         tags[^1] = new(ServingMetrics.ErrorTypeTag, exception.GetType().FullName);
         _metrics.InferenceDuration.Record(seconds, tags);
-    }
-
-    private void ThrowIfDisposed()
-    {
-        if (Volatile.Read(ref _disposed) != 0)
-        {
-            throw new ObjectDisposedException(
-                nameof(OnnxRuntimeInferenceSession),
-                $"The inference session for {_modelDescription} has been disposed. Create a new session with IInferenceSessionFactory.");
-        }
     }
 
     private static int IndexOf(TensorSpec[] specs, string name)

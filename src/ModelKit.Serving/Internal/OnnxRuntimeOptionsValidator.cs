@@ -10,53 +10,62 @@ internal sealed class OnnxRuntimeOptionsValidator : IValidateOptions<OnnxRuntime
     {
         ArgumentNullException.ThrowIfNull(options);
         List<string>? failures = null;
+        Collect(options, "OnnxRuntimeOptions", ref failures);
+        return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
 
-        if (options.LibraryPath is { } path && string.IsNullOrWhiteSpace(path))
-        {
-            Add(ref failures, $"OnnxRuntimeOptions.LibraryPath is '{path}'; set it to the full path of libonnxruntime.so.1, or leave it null to use the copy next to the application.");
-        }
-
+    /// <summary>Adds a message per invalid value of <paramref name="options"/>, prefixed with <paramref name="path"/>.</summary>
+    internal static void Collect(OnnxRuntimeOptions options, string path, ref List<string>? failures)
+    {
         if (options.IntraOpThreadCount is < 0 or > 1024)
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.IntraOpThreadCount is {options.IntraOpThreadCount}; it must be between 0 and 1024 (0 lets ONNX Runtime choose)."));
+            Add(ref failures, Format($"{path}.IntraOpThreadCount is {options.IntraOpThreadCount}; it must be between 0 and 1024 (0 lets ONNX Runtime choose)."));
         }
 
         if (options.InterOpThreadCount is < 0 or > 1024)
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.InterOpThreadCount is {options.InterOpThreadCount}; it must be between 0 and 1024 (0 lets ONNX Runtime choose)."));
+            Add(ref failures, Format($"{path}.InterOpThreadCount is {options.InterOpThreadCount}; it must be between 0 and 1024 (0 lets ONNX Runtime choose)."));
         }
 
         if (!Enum.IsDefined(options.GraphOptimizationLevel))
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.GraphOptimizationLevel is {(int)options.GraphOptimizationLevel}, which is not a GraphOptimizationLevel; use Disabled, Basic, Extended or All."));
+            Add(ref failures, Format($"{path}.GraphOptimizationLevel is {(int)options.GraphOptimizationLevel}, which is not a GraphOptimizationLevel; use Disabled, Basic, Extended or All."));
         }
 
         if (!Enum.IsDefined(options.ExecutionProvider))
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.ExecutionProvider is {(int)options.ExecutionProvider}, which is not an ExecutionProvider; use Cpu or Cuda."));
+            Add(ref failures, Format($"{path}.ExecutionProvider is {(int)options.ExecutionProvider}, which is not an ExecutionProvider; use Cpu or Cuda."));
+        }
+
+        if (!Enum.IsDefined(options.CudaArenaExtendStrategy))
+        {
+            Add(ref failures, Format($"{path}.CudaArenaExtendStrategy is {(int)options.CudaArenaExtendStrategy}; use NextPowerOfTwo or SameAsRequested."));
+        }
+
+        if (!Enum.IsDefined(options.CudnnConvolutionAlgorithmSearch))
+        {
+            Add(ref failures, Format($"{path}.CudnnConvolutionAlgorithmSearch is {(int)options.CudnnConvolutionAlgorithmSearch}; use Exhaustive, Heuristic or Default."));
         }
 
         if (options.CudaDeviceId < 0)
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.CudaDeviceId is {options.CudaDeviceId}; it must be 0 or greater (0 is the first GPU)."));
+            Add(ref failures, Format($"{path}.CudaDeviceId is {options.CudaDeviceId}; it must be 0 or greater (0 is the first GPU)."));
         }
 
         if (options.CudaMemoryLimitBytes < 0)
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.CudaMemoryLimitBytes is {options.CudaMemoryLimitBytes}; it must be 0 (no limit) or a positive number of bytes."));
+            Add(ref failures, Format($"{path}.CudaMemoryLimitBytes is {options.CudaMemoryLimitBytes}; it must be 0 (no limit) or a positive number of bytes."));
         }
 
         if (options.ExecutionProvider == ExecutionProvider.Cpu && options.CudaDeviceId != 0)
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.CudaDeviceId is {options.CudaDeviceId} but ExecutionProvider is Cpu, so the device would be ignored; set ExecutionProvider = Cuda or leave CudaDeviceId at 0."));
+            Add(ref failures, Format($"{path}.CudaDeviceId is {options.CudaDeviceId} but ExecutionProvider is Cpu, so the device would be ignored; set ExecutionProvider = Cuda or leave CudaDeviceId at 0."));
         }
 
         if (options.ExecutionProvider == ExecutionProvider.Cpu && options.CudaMemoryLimitBytes != 0)
         {
-            Add(ref failures, Format($"OnnxRuntimeOptions.CudaMemoryLimitBytes is {options.CudaMemoryLimitBytes} but ExecutionProvider is Cpu, so the limit would be ignored; set ExecutionProvider = Cuda or leave CudaMemoryLimitBytes at 0."));
+            Add(ref failures, Format($"{path}.CudaMemoryLimitBytes is {options.CudaMemoryLimitBytes} but ExecutionProvider is Cpu, so the limit would be ignored; set ExecutionProvider = Cuda or leave CudaMemoryLimitBytes at 0."));
         }
-
-        return failures is null ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 
     private static string Format(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);

@@ -1,0 +1,160 @@
+using System.Buffers;
+using Microsoft.ML.OnnxRuntime;
+using OrtElementType = Microsoft.ML.OnnxRuntime.Tensors.TensorElementType;
+
+namespace ModelKit.Serving.Internal;
+
+/// <summary>Conversions between ModelKit's <see cref="Tensor"/> and ONNX Runtime's <see cref="OrtValue"/>, for every tensor element type.</summary>
+internal static class OrtTensors
+{
+    /// <summary>
+    /// Wraps <paramref name="tensor"/> as an <see cref="OrtValue"/>: numeric tensors over their pinned memory without
+    /// copying, string tensors by copying the strings into a native string tensor.
+    /// </summary>
+    /// <param name="tensor">The tensor.</param>
+    /// <param name="pin">The pin; the caller disposes it after disposing the returned value (default for strings).</param>
+    /// <returns>The value; the caller disposes it.</returns>
+    public static unsafe OrtValue CreateInput(Tensor tensor, out MemoryHandle pin)
+    {
+        if (tensor is StringTensor strings)
+        {
+            pin = default;
+            OrtValue value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, tensor.ShapeArray);
+            try
+            {
+                ReadOnlySpan<string> span = strings.Span;
+                for (int i = 0; i < span.Length; i++)
+                {
+                    value.StringTensorSetElementAt(span[i].AsSpan(), i);
+                }
+
+                return value;
+            }
+            catch
+            {
+                value.Dispose();
+                throw;
+            }
+        }
+
+        pin = tensor.Pin();
+        try
+        {
+            return OrtValue.CreateTensorValueWithData(
+                OrtMemoryInfo.DefaultInstance,
+                (OrtElementType)(int)tensor.ElementType,
+                tensor.ShapeArray,
+                (IntPtr)pin.Pointer,
+                tensor.ByteLength);
+        }
+        catch
+        {
+            pin.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Allocates a zeroed numeric tensor of <paramref name="shape"/> (the caller owns it).</summary>
+    /// <param name="elementType">A numeric element type.</param>
+    /// <param name="shape">The shape (kept by the tensor).</param>
+    /// <returns>The tensor.</returns>
+    public static Tensor Allocate(TensorElementType elementType, long[] shape)
+    {
+        long count = 1;
+        foreach (long d in shape)
+        {
+            count = checked(count * d);
+        }
+
+        int n = checked((int)count);
+        return elementType switch
+        {
+            TensorElementType.Float => Tensor.Create<float>(new float[n], shape),
+            TensorElementType.Double => Tensor.Create<double>(new double[n], shape),
+            TensorElementType.Int64 => Tensor.Create<long>(new long[n], shape),
+            TensorElementType.Int32 => Tensor.Create<int>(new int[n], shape),
+            TensorElementType.Int16 => Tensor.Create<short>(new short[n], shape),
+            TensorElementType.Int8 => Tensor.Create<sbyte>(new sbyte[n], shape),
+            TensorElementType.UInt64 => Tensor.Create<ulong>(new ulong[n], shape),
+            TensorElementType.UInt32 => Tensor.Create<uint>(new uint[n], shape),
+            TensorElementType.UInt16 => Tensor.Create<ushort>(new ushort[n], shape),
+            TensorElementType.UInt8 => Tensor.Create<byte>(new byte[n], shape),
+            TensorElementType.Bool => Tensor.Create<bool>(new bool[n], shape),
+            TensorElementType.Float16 => Tensor.Create<Half>(new Half[n], shape),
+            TensorElementType.BFloat16 => Tensor.Create<BFloat16>(new BFloat16[n], shape),
+            _ => throw new NotSupportedException($"Element type {elementType} cannot be preallocated."),
+        };
+    }
+
+    /// <summary>Copies an output value that ONNX Runtime allocated into a new managed tensor.</summary>
+    /// <param name="value">The value.</param>
+    /// <param name="name">The output name, for messages.</param>
+    /// <param name="model">The model description, for messages.</param>
+    /// <returns>The tensor over new managed memory.</returns>
+    /// <exception cref="NativeEngineException">The value is not a tensor, or has more elements than a managed array holds.</exception>
+    public static Tensor ReadOutput(OrtValue value, string name, string model)
+    {
+        if (!value.IsTensor)
+        {
+            throw new NativeEngineException(
+                OnnxRuntimeErrors.EngineName,
+                "run",
+                0,
+                $"Output '{name}' of {model} is a {value.OnnxType} value, not a tensor; ModelKit.Serving returns tensors only. Re-export the model without sequence or map outputs (for example without a ZipMap).");
+        }
+
+        OrtTensorTypeAndShapeInfo info = value.GetTensorTypeAndShape();
+        long[] shape = info.Shape;
+        long count = info.ElementCount;
+        if (count > Array.MaxLength)
+        {
+            throw new NativeEngineException(
+                OnnxRuntimeErrors.EngineName,
+                "run",
+                0,
+                $"Output '{name}' of {model} has {count} elements; a managed tensor holds at most {Array.MaxLength}. Split the input batch.");
+        }
+
+        var elementType = (TensorElementType)(int)info.ElementDataType;
+        return elementType switch
+        {
+            TensorElementType.Float => Copy<float>(value, shape),
+            TensorElementType.Double => Copy<double>(value, shape),
+            TensorElementType.Int64 => Copy<long>(value, shape),
+            TensorElementType.Int32 => Copy<int>(value, shape),
+            TensorElementType.Int16 => Copy<short>(value, shape),
+            TensorElementType.Int8 => Copy<sbyte>(value, shape),
+            TensorElementType.UInt64 => Copy<ulong>(value, shape),
+            TensorElementType.UInt32 => Copy<uint>(value, shape),
+            TensorElementType.UInt16 => Copy<ushort>(value, shape),
+            TensorElementType.UInt8 => Copy<byte>(value, shape),
+            TensorElementType.Bool => Copy<bool>(value, shape),
+            TensorElementType.Float16 => Copy<Half>(value, shape),
+            TensorElementType.BFloat16 => CopyRaw<BFloat16>(value, shape),
+            TensorElementType.String => StringTensor.Create(value.GetStringTensorAsArray(), shape),
+            _ => throw new NativeEngineException(
+                OnnxRuntimeErrors.EngineName,
+                "run",
+                0,
+                $"Output '{name}' of {model} has element type {info.ElementDataType}, which ModelKit.Serving cannot return as a managed tensor. Add a Cast to a supported type at the end of the graph."),
+        };
+    }
+
+    private static Tensor<T> Copy<T>(OrtValue value, long[] shape)
+        where T : unmanaged
+    {
+        ReadOnlySpan<T> source = value.GetTensorDataAsSpan<T>();
+        T[] buffer = source.Length == 0 ? [] : GC.AllocateUninitializedArray<T>(source.Length);
+        source.CopyTo(buffer);
+        return Tensor.Create<T>(buffer, shape);
+    }
+
+    private static Tensor<T> CopyRaw<T>(OrtValue value, long[] shape)
+        where T : unmanaged
+    {
+        ReadOnlySpan<byte> source = value.GetTensorMutableRawData();
+        T[] buffer = GC.AllocateUninitializedArray<T>(source.Length / System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        source.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buffer.AsSpan()));
+        return Tensor.Create<T>(buffer, shape);
+    }
+}
