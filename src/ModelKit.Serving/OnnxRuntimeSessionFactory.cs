@@ -77,7 +77,7 @@ public sealed class OnnxRuntimeSessionFactory : IInferenceSessionFactory, IDispo
 
     /// <inheritdoc />
     /// <exception cref="ObjectDisposedException">The factory was disposed.</exception>
-    public IInferenceSession Create(ReadOnlyMemory<byte> model) => CreateFromBytes(model, null, _options, "a model from bytes");
+    public IInferenceSession Create(ReadOnlyMemory<byte> model) => CreateFromBytes(model, null, _options, "the model");
 
     /// <inheritdoc />
     /// <remarks>The file is validated first; external tensor data is read only from files inside the model's folder.</remarks>

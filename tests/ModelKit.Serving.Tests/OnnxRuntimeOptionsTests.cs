@@ -10,7 +10,8 @@ public sealed class OnnxRuntimeOptionsTests
     {
         var options = new OnnxRuntimeOptions();
 
-        Assert.Null(options.LibraryPath);
+        Assert.True(options.EnableMemoryArena);
+        Assert.Null(options.ConfigureSessionOptions);
         Assert.Equal(0, options.IntraOpThreadCount);
         Assert.Equal(0, options.InterOpThreadCount);
         Assert.Equal(GraphOptimizationLevel.All, options.GraphOptimizationLevel);
@@ -26,7 +27,6 @@ public sealed class OnnxRuntimeOptionsTests
     {
         var options = new OnnxRuntimeOptions
         {
-            LibraryPath = " ",
             IntraOpThreadCount = 2000,
             InterOpThreadCount = -1,
             GraphOptimizationLevel = (GraphOptimizationLevel)42,
@@ -38,7 +38,6 @@ public sealed class OnnxRuntimeOptionsTests
         Assert.True(result.Failed);
         Assert.Equal(
         [
-            "OnnxRuntimeOptions.LibraryPath is ' '; set it to the full path of libonnxruntime.so.1, or leave it null to use the copy next to the application.",
             "OnnxRuntimeOptions.IntraOpThreadCount is 2000; it must be between 0 and 1024 (0 lets ONNX Runtime choose).",
             "OnnxRuntimeOptions.InterOpThreadCount is -1; it must be between 0 and 1024 (0 lets ONNX Runtime choose).",
             "OnnxRuntimeOptions.GraphOptimizationLevel is 42, which is not a GraphOptimizationLevel; use Disabled, Basic, Extended or All.",

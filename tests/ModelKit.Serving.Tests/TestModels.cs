@@ -131,3 +131,37 @@ internal sealed class ListLoggerProvider : Microsoft.Extensions.Logging.ILoggerP
         }
     }
 }
+
+/// <summary>More tiny models for the pool and batcher tests.</summary>
+internal static class PoolTestModels
+{
+    /// <summary>x Float [-1, 3] → Mul(x, k) → y Float [-1, 3], with k = <paramref name="factor"/>: each version answers with its own factor.</summary>
+    public static byte[] Scale(float factor) =>
+        new OnnxGraphBuilder()
+            .AddInput("x", TensorElementType.Float, -1, 3)
+            .AddInitializer("k", [factor], 1)
+            .AddNode("Mul", ["x", "k"], ["y"])
+            .AddOutput("y", TensorElementType.Float, -1, 3)
+            .ToBytes();
+
+    /// <summary>x [-1, 3] → Reshape to [2, -1] → y: fails for any batch whose element count is odd, such as the warm-up's batch of 1.</summary>
+    public static byte[] FailsOnWarmUp() =>
+        new OnnxGraphBuilder()
+            .AddInput("x", TensorElementType.Float, -1, 3)
+            .AddInitializer("shape", [2L, -1L], 2)
+            .AddNode("Reshape", ["x", "shape"], ["r"])
+            .AddNode("Reshape", ["r", "back"], ["y"])
+            .AddInitializer("back", [-1L, 3L], 2)
+            .AddOutput("y", TensorElementType.Float, -1, 3)
+            .ToBytes();
+
+    /// <summary>x T [-1, 2] → Identity → y T [-1, 2].</summary>
+    public static byte[] Identity(TensorElementType elementType) =>
+        new OnnxGraphBuilder()
+            .AddInput("x", elementType, -1, 2)
+            .AddNode("Identity", ["x"], ["y"])
+            .AddOutput("y", elementType, -1, 2)
+            .ToBytes();
+
+    public static float[] Row(int seed) => [seed * 0.5f, -seed * 0.25f, seed + 1f];
+}

@@ -156,18 +156,18 @@ public sealed class OnnxRuntimeInferenceSessionTests
     {
         using OnnxRuntimeSessionFactory factory = TestModels.Factory();
         using IInferenceSession session = factory.Create(TestModels.Int64Add());
-        var runtime = new OrtRuntimeAccess(factory);
-        long before = runtime.LiveHandles;
 
         // Both inputs fit [-1, 2], but batch 2 and batch 3 cannot be broadcast by Add.
         var ex = Assert.Throws<NativeEngineException>(() => session.Run([TestModels.Int64("a", new long[4], 2, 2), TestModels.Int64("b", new long[6], 3, 2)]));
 
         Assert.Equal("ONNX Runtime", ex.Engine);
-        Assert.Equal("Run", ex.Operation);
-        Assert.NotEqual(0, ex.ErrorCode);
-        Assert.Contains("failed in Run", ex.Message, StringComparison.Ordinal);
+        Assert.Equal("run", ex.Operation);
+        Assert.StartsWith("ONNX Runtime failed to run the model: ", ex.Message, StringComparison.Ordinal);
         Assert.Contains("broadcast", ex.Message, StringComparison.OrdinalIgnoreCase);
-        Assert.Equal(before, runtime.LiveHandles);
+
+        // The session keeps working after the failure.
+        var sum = (Tensor<long>)session.Run([TestModels.Int64("a", [1, 2], 1, 2), TestModels.Int64("b", [3, 4], 1, 2)])[0].Value;
+        Assert.Equal([4L, 6L], sum.Span.ToArray());
     }
 
     [Fact]
@@ -207,48 +207,6 @@ public sealed class OnnxRuntimeInferenceSessionTests
         });
 
         Assert.Equal(0, failures);
-    }
-
-    [Fact]
-    public void Run_ManyCallsAndManySessions_ReleaseEveryNativeHandle()
-    {
-        var factory = TestModels.Factory();
-        OrtRuntimeAccess runtime = new(factory);
-        byte[] model = TestModels.GemmRelu();
-        using (IInferenceSession warm = factory.Create(model))
-        {
-        }
-
-        long baseline = runtime.LiveHandles; // environment + CPU memory info
-        Assert.Equal(2, baseline);
-
-        var sessions = new List<IInferenceSession>();
-        for (int s = 0; s < 20; s++)
-        {
-            IInferenceSession session = factory.Create(model);
-            sessions.Add(session);
-            for (int r = 0; r < 50; r++)
-            {
-                session.Run([TestModels.Float("input", [1f, 2f, 3f, 4f, 5f, 6f], 2, 3)]);
-            }
-
-            Assert.Throws<InferenceInputException>(() => session.Run([TestModels.Float("input", [1f, 2f], 1, 2)]));
-        }
-
-        Assert.Equal(baseline + sessions.Count, runtime.LiveHandles);
-        foreach (IInferenceSession session in sessions)
-        {
-            session.Dispose();
-        }
-
-        Assert.Equal(baseline, runtime.LiveHandles);
-
-        // A session keeps the environment alive after the factory is disposed; the last release frees everything.
-        IInferenceSession survivor = factory.Create(model);
-        factory.Dispose();
-        Assert.Equal([0f, 5.25f], ((Tensor<float>)survivor.Run([TestModels.Float("input", [1f, 2f, 3f], 1, 3)])[0].Value).Span.ToArray());
-        survivor.Dispose();
-        Assert.Equal(0, runtime.LiveHandles);
     }
 
     [Fact]
@@ -300,10 +258,3 @@ public sealed class OnnxRuntimeInferenceSessionTests
     }
 }
 
-/// <summary>Reads the runtime's live native handle count through the factory's internal runtime.</summary>
-internal sealed class OrtRuntimeAccess(OnnxRuntimeSessionFactory factory)
-{
-    private readonly OrtRuntime _runtime = factory.GetRuntime();
-
-    public long LiveHandles => _runtime.Handles.Live;
-}
