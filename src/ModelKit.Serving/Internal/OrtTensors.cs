@@ -129,7 +129,7 @@ internal static class OrtTensors
             TensorElementType.UInt16 => Copy<ushort>(value, shape),
             TensorElementType.UInt8 => Copy<byte>(value, shape),
             TensorElementType.Bool => Copy<bool>(value, shape),
-            TensorElementType.Float16 => Copy<Half>(value, shape),
+            TensorElementType.Float16 => CopyRaw<Half>(value, shape),
             TensorElementType.BFloat16 => CopyRaw<BFloat16>(value, shape),
             TensorElementType.String => StringTensor.Create(value.GetStringTensorAsArray(), shape),
             _ => throw new NativeEngineException(
