@@ -201,6 +201,41 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         return list;
     }
 
+    /// <summary>
+    /// Unloads <paramref name="reference"/> on request (the management <c>unload</c> endpoint): the pool forgets it, and its
+    /// session is disposed once no other loaded reference serves the same version and no lease holds it. The next request
+    /// for the reference loads it again.
+    /// </summary>
+    /// <param name="reference">The reference as it was loaded, for example <c>fashion-mnist@production</c>.</param>
+    /// <returns><see langword="true"/> when the reference was loaded; <see langword="false"/> when it was not (nothing changes).</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="reference"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
+    public bool Unload(ModelReference reference)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ThrowIfDisposed();
+        Entry? entry;
+        lock (_gate)
+        {
+            if (!_entries.TryGetValue(reference.ToString(), out entry) || entry.Current is null)
+            {
+                return false;
+            }
+
+            _entries.TryRemove(entry.Key, out _);
+        }
+
+        Generation? gone = entry.Current;
+        entry.Current = null;
+        if (gone is not null)
+        {
+            ServingLog.Unloaded(_logger, entry.Key, gone.Version.Version, "unloaded on request");
+            Unbind(gone);
+        }
+
+        return gone is not null;
+    }
+
     /// <summary>Gets how many generations (distinct loaded versions) exist now, including ones draining after a swap.</summary>
     internal int LiveGenerationCount => Volatile.Read(ref _live.Value);
 
