@@ -10,6 +10,8 @@ mkdir -p "$lib_dir"
 log() { printf '[setup] %s\n' "$*"; }
 
 apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make)
+# ModelKit.Monitoring's tests: a real Alertmanager (v2 API) and promtool for the example alerting rules.
+apt_packages+=(prometheus-alertmanager prometheus)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -126,7 +126,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
             _metrics.RequestDuration.Record(elapsed.TotalSeconds, generation.Tags);
             activity?.SetTag("modelkit.batch.size", outcome.BatchSize);
-            Observe(reference, generation, inputs, answer, elapsed);
+            Observe(reference, generation, inputs, answer, elapsed, options?.RequestId);
             return answer;
         }
         catch (Exception ex)
@@ -323,14 +323,14 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         return new BatchOutcome(outputs, rows, TimeSpan.Zero);
     }
 
-    private void Observe(ModelReference reference, Generation generation, IReadOnlyList<NamedTensor> inputs, InferenceResult answer, TimeSpan elapsed)
+    private void Observe(ModelReference reference, Generation generation, IReadOnlyList<NamedTensor> inputs, InferenceResult answer, TimeSpan elapsed, string? requestId)
     {
         if (_observers.Length == 0)
         {
             return;
         }
 
-        var observation = new InferenceObservation(reference.ToString(), generation.Version, inputs, answer.Outputs, elapsed, _time.GetUtcNow());
+        var observation = new InferenceObservation(reference.ToString(), generation.Version, inputs, answer.Outputs, elapsed, _time.GetUtcNow()) { RequestId = requestId };
         foreach (IInferenceObserver observer in _observers)
         {
             try

@@ -28,4 +28,8 @@ public sealed record InferenceObservation(
     IReadOnlyList<NamedTensor> Inputs,
     IReadOnlyList<NamedTensor> Outputs,
     TimeSpan Duration,
-    DateTimeOffset CompletedAt);
+    DateTimeOffset CompletedAt)
+{
+    /// <summary>Gets the caller's request identifier (<see cref="InferenceRequestOptions.RequestId"/>), or <see langword="null"/> when it gave none.</summary>
+    public string? RequestId { get; init; }
+}

@@ -127,6 +127,14 @@ public sealed record InferenceRequestOptions
     /// <summary>Gets the priority: queued high-priority requests are batched before normal ones.</summary>
     /// <value>The default is <see cref="InferencePriority.Normal"/>.</value>
     public InferencePriority Priority { get; init; } = InferencePriority.Normal;
+
+    /// <summary>
+    /// Gets the caller's identifier of the request, passed to every <see cref="IInferenceObserver"/> as
+    /// <see cref="InferenceObservation.RequestId"/> (for example so that monitoring can join labels that arrive later).
+    /// It is not interpreted by the pool and never put in tags or logs.
+    /// </summary>
+    /// <value>The default is <see langword="null"/>: the request has no identifier.</value>
+    public string? RequestId { get; init; }
 }
 
 /// <summary>Priority levels of a queued inference request.</summary>
