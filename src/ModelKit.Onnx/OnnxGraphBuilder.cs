@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using Google.Protobuf;
 using ModelKit.Onnx.Internal;
 using ModelKit.Onnx.Protobuf;
+using ModelKit.Serving;
 
 namespace ModelKit.Onnx;
 
@@ -419,7 +420,6 @@ public sealed class OnnxGraphBuilder
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(shape);
-        long count = 1;
         foreach (long d in shape)
         {
             if (d < 0)
@@ -428,8 +428,18 @@ public sealed class OnnxGraphBuilder
                     $"Initializer '{name}' has shape {TensorSpec.FormatShape(shape)} with a negative dimension; initializer dimensions must be 0 or greater.",
                     nameof(shape));
             }
+        }
 
-            count = checked(count * d);
+        long count;
+        try
+        {
+            count = Tensor.GetElementCount(shape);
+        }
+        catch (ArgumentException)
+        {
+            throw new ArgumentException(
+                $"Initializer '{name}' has shape {TensorSpec.FormatShape(shape)}, whose element count overflows 64 bits; {elementCount} elements were given. Fix the shape.",
+                nameof(shape));
         }
 
         if (count != elementCount)

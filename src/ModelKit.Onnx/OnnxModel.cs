@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using ModelKit.Onnx.Internal;
 using ModelKit.Onnx.Protobuf;
 
 namespace ModelKit.Onnx;
@@ -9,16 +10,16 @@ namespace ModelKit.Onnx;
 /// Every method is thread-safe; the returned messages are new objects the caller owns.
 /// </summary>
 /// <remarks>
-/// The input is treated as untrusted: it is size-limited before parsing, and a parsed message is checked for what every
-/// ONNX model must have (an <c>ir_version</c>, a default-domain <c>opset_import</c>, a graph with tensor-typed inputs and
-/// outputs) because protobuf happily "parses" many random byte strings into a message made only of unknown fields.
-/// Fields this schema subset does not know (for example <c>functions</c> or <c>training_info</c>) are kept as
-/// unknown fields, so a loaded model serializes back without loss.
+/// The input is treated as untrusted: it is size-limited before parsing, parsed with the complete schema of ONNX 1.19
+/// (IR version 12), and then checked in one walk over every message it holds (see
+/// <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>), because protobuf happily "parses" many random byte
+/// strings, and because ONNX Runtime acts on tensors wherever they are (including model-local functions, which it
+/// inlines, and external data files, which it opens).
 /// </remarks>
 public static class OnnxModel
 {
     private const string Expected = "expected a serialized onnx.ModelProto (.onnx file)";
-    private const int MaxGraphDepth = 64;
+    private static readonly OnnxModelOptions DefaultOptions = new();
 
     // File signatures ("magic numbers") of formats often uploaded by mistake, to say what the bytes are instead.
     private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
@@ -33,74 +34,94 @@ public static class OnnxModel
 
     private static ReadOnlySpan<byte> Hdf5Signature => [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A];
 
-    /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it.</summary>
+    /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it with the default options and a size limit.</summary>
     /// <param name="stream">The model bytes; read to the end and not disposed (the caller keeps ownership).</param>
     /// <param name="maxBytes">The largest accepted size in bytes, from 1 to 2,147,483,647 (the default, protobuf's limit).</param>
     /// <returns>The model.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is outside 1 to 2,147,483,647.</exception>
-    /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate"/>.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
     public static ModelProto Load(Stream stream, long maxBytes = OnnxModelOptions.DefaultMaxModelBytes)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, OnnxModelOptions.DefaultMaxModelBytes);
-        if (stream.CanSeek)
-        {
-            long remaining = stream.Length - stream.Position;
-            if (remaining > maxBytes)
-            {
-                throw TooLarge(remaining.ToString("N0", CultureInfo.InvariantCulture), maxBytes);
-            }
-        }
-
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[81920];
-        int read;
-        while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
-        {
-            if (buffer.Length + read > maxBytes)
-            {
-                throw TooLarge("more than " + maxBytes.ToString("N0", CultureInfo.InvariantCulture), maxBytes);
-            }
-
-            buffer.Write(chunk, 0, read);
-        }
-
-        return Load(new ReadOnlySpan<byte>(buffer.GetBuffer(), 0, (int)buffer.Length));
+        return Load(stream, new OnnxModelOptions { MaxModelBytes = maxBytes });
     }
 
-    /// <summary>Parses and validates a serialized model.</summary>
+    /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it.</summary>
+    /// <param name="stream">The model bytes; read to the end and not disposed (the caller keeps ownership).</param>
+    /// <param name="options">The size limit (<see cref="OnnxModelOptions.MaxModelBytes"/>) and the validation limits.</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> or <paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> is invalid; the message quotes each invalid value.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
+    public static ModelProto Load(Stream stream, OnnxModelOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
+        byte[] buffer = ReadAll(stream, options.MaxModelBytes, out int length);
+        return LoadCore(new ReadOnlySpan<byte>(buffer, 0, length), options, externalData: null);
+    }
+
+    /// <summary>Parses and validates a serialized model with the default options. External tensor data is refused: bytes have no folder to resolve it against.</summary>
     /// <param name="data">The model bytes (at most 2,147,483,647, protobuf's limit).</param>
     /// <returns>The model.</returns>
-    /// <exception cref="InvalidModelException">The bytes are empty, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate"/>.</exception>
-    public static ModelProto Load(ReadOnlySpan<byte> data)
+    /// <exception cref="InvalidModelException">The bytes are empty, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
+    public static ModelProto Load(ReadOnlySpan<byte> data) => LoadCore(data, DefaultOptions, externalData: null);
+
+    /// <summary>Parses and validates a serialized model. External tensor data is refused: bytes have no folder to resolve it against.</summary>
+    /// <param name="data">The model bytes.</param>
+    /// <param name="options">The size limit (<see cref="OnnxModelOptions.MaxModelBytes"/>) and the validation limits.</param>
+    /// <returns>The model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> is invalid; the message quotes each invalid value.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, larger than the limit, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
+    public static ModelProto Load(ReadOnlySpan<byte> data, OnnxModelOptions options)
     {
-        if (data.IsEmpty)
+        OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
+        if (data.Length > options.MaxModelBytes)
         {
-            throw new InvalidModelException($"The data is not an ONNX model: it is empty (0 bytes); {Expected}. Check that the file was written completely.");
+            throw TooLarge(data.Length.ToString("N0", CultureInfo.InvariantCulture), options.MaxModelBytes);
         }
 
-        ModelProto model;
-        try
-        {
-            model = ModelProto.Parser.ParseFrom(data);
-        }
-        catch (InvalidProtocolBufferException ex)
-        {
-            throw new InvalidModelException(
-                $"The data is not an ONNX model: {Describe(data)} could not be parsed as protobuf ({ex.Message.TrimEnd('.')}); {Expected}.", ex);
-        }
-
-        ValidateCore(model, data);
-        return model;
+        return LoadCore(data, options, externalData: null);
     }
 
     /// <summary>
-    /// Checks what every servable ONNX model must have: <c>ir_version</c> set (1 or greater), a graph, an
-    /// <c>opset_import</c> of the default domain (<c>""</c> or <c>ai.onnx</c>), at least one graph input that is not an
-    /// initializer and at least one output, tensor types with a known element type on those inputs and outputs, and no
-    /// tensor whose data is stored in an external file (in the graph, its subgraphs or node attributes).
+    /// Reads a model file, parses and validates it, and checks its external tensor data (if any) against the file's
+    /// folder: each <c>location</c> must be a normalised relative path that stays inside that folder after symbolic links
+    /// are resolved, name a regular file, and give an <c>offset</c> and <c>length</c> inside it that hold exactly the
+    /// tensor's bytes (onnx/docs/ExternalData.md). Call it before handing the same path to ONNX Runtime, which resolves
+    /// external data against the model file's folder.
+    /// </summary>
+    /// <param name="path">The <c>.onnx</c> file.</param>
+    /// <param name="options">The limits; <see langword="null"/> for the defaults.</param>
+    /// <returns>The model (its external data is not loaded).</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is <see langword="null"/> or empty, or <paramref name="options"/> is invalid.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above; the message names the tensor, the location and the rule.</exception>
+    public static ModelProto LoadFile(string path, OnnxModelOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        options ??= DefaultOptions;
+        OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
+        string fullPath = Path.GetFullPath(path);
+        if (!File.Exists(fullPath))
+        {
+            throw new FileNotFoundException($"Model file '{fullPath}' does not exist. Check the path.", fullPath);
+        }
+
+        ExternalDataFolder folder = ExternalDataFolder.Open(Path.GetDirectoryName(fullPath)!, options.MaxTotalTensorBytes);
+        using var stream = new FileStream(fullPath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        byte[] buffer = ReadAll(stream, options.MaxModelBytes, out int length);
+        return LoadCore(new ReadOnlySpan<byte>(buffer, 0, length), options, folder);
+    }
+
+    /// <summary>
+    /// Checks a model with the default options, as <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/> does
+    /// without an external data folder: any tensor stored externally is refused.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
@@ -108,13 +129,44 @@ public static class OnnxModel
     public static void Validate(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        ValidateCore(model, default);
+        ValidateCore(model, default, DefaultOptions, externalData: null);
+    }
+
+    /// <summary>
+    /// Checks an untrusted model in one walk over every message it holds (graphs, subgraphs at any depth, nodes,
+    /// attributes, model-local functions and their attribute defaults, <c>training_info</c> graphs and bindings):
+    /// <list type="bullet">
+    /// <item><c>ir_version</c> 1 or greater, a graph, a default-domain <c>opset_import</c>, at least one graph input that
+    /// is not an initializer and one output, tensor types with a supported element type on them;</item>
+    /// <item>no field that ONNX 1.19's <c>onnx.proto</c> does not define, unless <see cref="OnnxModelOptions.AllowUnknownFields"/>;</item>
+    /// <item>the limits of <paramref name="options"/>: subgraph depth, nodes, tensors, bytes per tensor and in total;</item>
+    /// <item>every tensor (initializer, sparse initializer, attribute <c>t</c>/<c>tensors</c>/<c>sparse_tensor</c>/<c>sparse_tensors</c>):
+    /// a defined element type, dimensions 0 or greater whose product fits 64 bits, data that holds exactly the declared
+    /// elements (so a shape like [2^40, 2^40] with a few bytes of <c>raw_data</c> is refused before anything allocates it);</item>
+    /// <item>external data: refused when <paramref name="externalDataDirectory"/> is <see langword="null"/>; otherwise
+    /// checked against that folder as <see cref="LoadFile"/> describes.</item>
+    /// </list>
+    /// </summary>
+    /// <param name="model">The model.</param>
+    /// <param name="options">The limits.</param>
+    /// <param name="externalDataDirectory">The folder that holds the model file and its external data files, or <see langword="null"/> when the model has no folder (it came as bytes).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="model"/> or <paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> is invalid, or <paramref name="externalDataDirectory"/> is empty.</exception>
+    /// <exception cref="DirectoryNotFoundException"><paramref name="externalDataDirectory"/> does not exist.</exception>
+    /// <exception cref="InvalidModelException">A check failed; the message names the element (for example <c>attribute 'value' of node 'c' (Constant) of model-local function 'f'</c>), the value and what to do.</exception>
+    public static void Validate(ModelProto model, OnnxModelOptions options, string? externalDataDirectory = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
+        ExternalDataFolder? folder = externalDataDirectory is null ? null : ExternalDataFolder.Open(externalDataDirectory, options.MaxTotalTensorBytes);
+        ValidateCore(model, default, options, folder);
     }
 
     /// <summary>
     /// Reads the signature: the graph inputs that are not initializers, in graph order, and the graph outputs. A
     /// dimension with <c>dim_value</c> is that value; one with <c>dim_param</c> (symbolic) or neither is <c>-1</c>.
-    /// A tensor type without any shape (unknown rank) is reported with an empty shape, as ONNX Runtime reports it.
+    /// A tensor type without any shape (unknown rank) is reported with <see cref="TensorSpec.HasUnknownRank"/> set (any shape
+    /// is accepted), not as a scalar.
     /// </summary>
     /// <param name="model">The model.</param>
     /// <returns>The signature.</returns>
@@ -197,7 +249,57 @@ public static class OnnxModel
 
     internal static bool IsDefaultDomain(string domain) => domain.Length == 0 || domain == "ai.onnx";
 
-    private static void ValidateCore(ModelProto model, ReadOnlySpan<byte> data)
+    private static ModelProto LoadCore(ReadOnlySpan<byte> data, OnnxModelOptions options, ExternalDataFolder? externalData)
+    {
+        if (data.IsEmpty)
+        {
+            throw new InvalidModelException($"The data is not an ONNX model: it is empty (0 bytes); {Expected}. Check that the file was written completely.");
+        }
+
+        ModelProto model;
+        try
+        {
+            model = ModelProto.Parser.ParseFrom(data);
+        }
+        catch (InvalidProtocolBufferException ex)
+        {
+            throw new InvalidModelException(
+                $"The data is not an ONNX model: {Describe(data)} could not be parsed as protobuf ({ex.Message.TrimEnd('.')}); {Expected}.", ex);
+        }
+
+        ValidateCore(model, data, options, externalData);
+        return model;
+    }
+
+    private static byte[] ReadAll(Stream stream, long maxBytes, out int length)
+    {
+        if (stream.CanSeek)
+        {
+            long remaining = stream.Length - stream.Position;
+            if (remaining > maxBytes)
+            {
+                throw TooLarge(remaining.ToString("N0", CultureInfo.InvariantCulture), maxBytes);
+            }
+        }
+
+        using var buffer = new MemoryStream();
+        byte[] chunk = new byte[81920];
+        int read;
+        while ((read = stream.Read(chunk, 0, chunk.Length)) > 0)
+        {
+            if (buffer.Length + read > maxBytes)
+            {
+                throw TooLarge("more than " + maxBytes.ToString("N0", CultureInfo.InvariantCulture), maxBytes);
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        length = (int)buffer.Length;
+        return buffer.GetBuffer();
+    }
+
+    private static void ValidateCore(ModelProto model, ReadOnlySpan<byte> data, OnnxModelOptions options, ExternalDataFolder? externalData)
     {
         string what = data.IsEmpty ? "the model" : Describe(data);
         if (!model.HasIrVersion || model.IrVersion <= 0)
@@ -230,7 +332,7 @@ public static class OnnxModel
         }
 
         GraphProto graph = model.Graph;
-        CheckNoExternalData(graph, depth: 0);
+        OnnxModelWalker.Walk(model, options, externalData);
         ModelSignature signature = ReadSignature(model);
         if (signature.Inputs.Count == 0)
         {
@@ -273,123 +375,32 @@ public static class OnnxModel
                 $"supported: {string.Join(", ", SupportedTypeNames())}. Convert the {kind} to one of them.");
         }
 
-        long[] shape;
         if (tensor.Shape is null)
         {
-            shape = [];
+            return TensorSpec.WithUnknownRank(value.Name, elementType);
         }
-        else
-        {
-            shape = new long[tensor.Shape.Dim.Count];
-            for (int i = 0; i < shape.Length; i++)
-            {
-                TensorShapeProto.Types.Dimension dim = tensor.Shape.Dim[i];
-                if (dim.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue)
-                {
-                    if (dim.DimValue < 0)
-                    {
-                        throw new InvalidModelException(
-                            $"Graph {kind} '{value.Name}' of the ONNX model has dimension {i} = {dim.DimValue}; dim_value must be 0 or greater (use dim_param for a dynamic dimension). Re-export the model.");
-                    }
 
-                    shape[i] = dim.DimValue;
-                }
-                else
+        long[] shape = new long[tensor.Shape.Dim.Count];
+        for (int i = 0; i < shape.Length; i++)
+        {
+            TensorShapeProto.Types.Dimension dim = tensor.Shape.Dim[i];
+            if (dim.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue)
+            {
+                if (dim.DimValue < 0)
                 {
-                    shape[i] = -1;
+                    throw new InvalidModelException(
+                        $"Graph {kind} '{value.Name}' of the ONNX model has dimension {i} = {dim.DimValue}; dim_value must be 0 or greater (use dim_param for a dynamic dimension). Re-export the model.");
                 }
+
+                shape[i] = dim.DimValue;
+            }
+            else
+            {
+                shape[i] = -1;
             }
         }
 
         return new TensorSpec(value.Name, elementType, shape);
-    }
-
-    private static void CheckNoExternalData(GraphProto graph, int depth)
-    {
-        if (depth > MaxGraphDepth)
-        {
-            throw new InvalidModelException($"The ONNX model nests subgraphs more than {MaxGraphDepth} levels deep (graph '{graph.Name}'); ModelKit rejects such models.");
-        }
-
-        foreach (TensorProto tensor in graph.Initializer)
-        {
-            CheckTensor(tensor, $"initializer '{tensor.Name}' of graph '{graph.Name}'");
-        }
-
-        foreach (SparseTensorProto sparse in graph.SparseInitializer)
-        {
-            CheckSparse(sparse, $"sparse initializer of graph '{graph.Name}'");
-        }
-
-        foreach (NodeProto node in graph.Node)
-        {
-            foreach (AttributeProto attribute in node.Attribute)
-            {
-                string where = $"attribute '{attribute.Name}' of node '{node.Name}' ({node.OpType})";
-                if (attribute.T is not null)
-                {
-                    CheckTensor(attribute.T, where);
-                }
-
-                foreach (TensorProto tensor in attribute.Tensors)
-                {
-                    CheckTensor(tensor, where);
-                }
-
-                if (attribute.SparseTensor is not null)
-                {
-                    CheckSparse(attribute.SparseTensor, where);
-                }
-
-                foreach (SparseTensorProto sparse in attribute.SparseTensors)
-                {
-                    CheckSparse(sparse, where);
-                }
-
-                if (attribute.G is not null)
-                {
-                    CheckNoExternalData(attribute.G, depth + 1);
-                }
-
-                foreach (GraphProto subgraph in attribute.Graphs)
-                {
-                    CheckNoExternalData(subgraph, depth + 1);
-                }
-            }
-        }
-    }
-
-    private static void CheckSparse(SparseTensorProto sparse, string where)
-    {
-        if (sparse.Values is not null)
-        {
-            CheckTensor(sparse.Values, where);
-        }
-
-        if (sparse.Indices is not null)
-        {
-            CheckTensor(sparse.Indices, where);
-        }
-    }
-
-    private static void CheckTensor(TensorProto tensor, string where)
-    {
-        if (tensor.DataLocation == TensorProto.Types.DataLocation.External || tensor.ExternalData.Count > 0)
-        {
-            string location = "an unnamed location";
-            foreach (StringStringEntryProto entry in tensor.ExternalData)
-            {
-                if (entry.Key == "location")
-                {
-                    location = $"'{entry.Value}'";
-                }
-            }
-
-            throw new InvalidModelException(
-                $"Tensor data stored externally is not supported: {where} keeps its data in an external file ({location}, data_location EXTERNAL). " +
-                "ModelKit registers and serves self-contained models only; save the model with all tensors inside the .onnx file " +
-                "(in Python: onnx.save_model(model, path, save_as_external_data=False)), which works up to protobuf's 2 GiB limit.");
-        }
     }
 
     private static InvalidModelException TooLarge(string size, long maxBytes) =>

@@ -285,4 +285,12 @@ public class OnnxGraphBuilderTests
 
         Assert.Equal(7, model.Graph.Initializer.Single(t => t.Name == "zp").RawData[0]);
     }
+
+    [Fact]
+    public void AddInitializer_ShapeWhoseProductOverflows_ThrowsArgumentExceptionNamingTheInitializer()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => new OnnxGraphBuilder().AddInitializer("w", new float[4], 1L << 32, 1L << 32, 4));
+
+        Assert.StartsWith("Initializer 'w' has shape [4294967296, 4294967296, 4], whose element count overflows 64 bits; 4 elements were given.", ex.Message, StringComparison.Ordinal);
+    }
 }

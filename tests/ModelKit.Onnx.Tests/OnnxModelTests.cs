@@ -12,15 +12,16 @@ public class OnnxModelTests
         new TensorSpec("features", TensorElementType.Float, [-1, 4])));
 
     [Fact]
-    public void Load_UnknownFields_SurviveARoundTrip()
+    public void Load_ModelLocalFunctions_AreKnownFieldsAndSurviveARoundTrip()
     {
         byte[] known = Exported().ToByteArray();
-        // Append ModelProto field 25 (functions, not in ModelKit's schema subset), length-delimited, 3 bytes.
-        byte[] withUnknown = [.. known, 0xCA, 0x01, 3, 0x0a, 0x01, 0x66]; // tag (25 << 3) | 2 as a varint
+        // Append ModelProto field 25 (functions; the schema subset before issue 13 did not know it): a FunctionProto named "f".
+        byte[] withFunction = [.. known, 0xCA, 0x01, 3, 0x0a, 0x01, 0x66]; // tag (25 << 3) | 2 as a varint
 
-        ModelProto model = OnnxModel.Load(withUnknown);
+        ModelProto model = OnnxModel.Load(withFunction);
 
-        Assert.Equal(withUnknown, model.ToByteArray());
+        Assert.Equal("f", Assert.Single(model.Functions).Name);
+        Assert.Equal(withFunction, model.ToByteArray());
     }
 
     [Fact]
@@ -171,7 +172,8 @@ public class OnnxModelTests
 
         var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Validate(model));
         Assert.StartsWith(
-            "Tensor data stored externally is not supported: attribute 'value' of node 'const0' (Constant) keeps its data in an external file ('c.bin', data_location EXTERNAL).",
+            "Tensor data stored externally is not supported here: tensor of attribute 'value' of node 'const0' (Constant) of graph 'sequential' " +
+            "(ModelProto.graph.node[0].attribute[0].t) keeps its data in an external file ('c.bin', data_location EXTERNAL),",
             ex.Message,
             StringComparison.Ordinal);
     }

@@ -30,8 +30,8 @@ public abstract class Tensor
     /// <summary>Gets the number of elements (the product of the dimensions; 1 for a scalar).</summary>
     public long ElementCount { get; }
 
-    /// <summary>Gets the size of the elements in bytes.</summary>
-    public abstract int ByteLength { get; }
+    /// <summary>Gets the size of the elements in bytes: <see cref="ElementCount"/> times the element size (64-bit, so it does not overflow past 2 GiB).</summary>
+    public abstract long ByteLength { get; }
 
     /// <summary>Gets the elements as raw bytes (host byte order).</summary>
     public abstract ReadOnlySpan<byte> Bytes { get; }
@@ -48,21 +48,12 @@ public abstract class Tensor
     /// <param name="data">The elements in row-major order; the caller keeps them alive and unchanged while the tensor is used.</param>
     /// <param name="shape">The dimensions; each 0 or greater.</param>
     /// <returns>The tensor.</returns>
-    /// <exception cref="ArgumentException">A dimension is negative, or the element count differs from the product of the dimensions.</exception>
+    /// <exception cref="ArgumentException">A dimension is negative, the product of the dimensions overflows 64 bits, or the element count differs from the product of the dimensions.</exception>
     /// <exception cref="NotSupportedException"><typeparamref name="T"/> has no ONNX element type.</exception>
     public static Tensor<T> Create<T>(ReadOnlyMemory<T> data, params ReadOnlySpan<long> shape)
         where T : unmanaged
     {
-        long count = 1;
-        foreach (long d in shape)
-        {
-            if (d < 0)
-            {
-                throw new ArgumentException($"Shape {TensorSpec.FormatShape(shape)} has a negative dimension; every dimension of a concrete tensor must be 0 or greater.", nameof(shape));
-            }
-
-            count = checked(count * d);
-        }
+        long count = GetElementCount(shape);
 
         if (count != data.Length)
         {
@@ -70,6 +61,42 @@ public abstract class Tensor
         }
 
         return new Tensor<T>(ElementTypeOf<T>(), shape.ToArray(), count, data);
+    }
+
+    /// <summary>
+    /// Returns the number of elements of a concrete shape (the product of its dimensions; 1 for a scalar), computed
+    /// with checked 64-bit arithmetic because shapes often come from untrusted requests or model files.
+    /// </summary>
+    /// <param name="shape">The dimensions; each 0 or greater.</param>
+    /// <returns>The element count.</returns>
+    /// <exception cref="ArgumentException">A dimension is negative, or the product overflows 64 bits.</exception>
+    public static long GetElementCount(ReadOnlySpan<long> shape)
+    {
+        long count = 1;
+        bool overflow = false;
+        foreach (long d in shape)
+        {
+            if (d < 0)
+            {
+                throw new ArgumentException($"Shape {TensorSpec.FormatShape(shape)} has a negative dimension; every dimension of a concrete tensor must be 0 or greater.", nameof(shape));
+            }
+
+            if (d != 0 && count > long.MaxValue / d)
+            {
+                overflow = true; // unless a later dimension is 0
+                count = 1;
+                continue;
+            }
+
+            count *= d;
+        }
+
+        if (overflow && count != 0)
+        {
+            throw new ArgumentException($"Shape {TensorSpec.FormatShape(shape)} holds more than {long.MaxValue} elements (the product of its dimensions overflows 64 bits); no tensor can be that large. Check the shape.", nameof(shape));
+        }
+
+        return overflow ? 0 : count;
     }
 
     /// <summary>Returns the ONNX element type of <typeparamref name="T"/>.</summary>
@@ -109,7 +136,7 @@ public sealed class Tensor<T> : Tensor
     public ReadOnlySpan<T> Span => Data.Span;
 
     /// <inheritdoc />
-    public override int ByteLength => Data.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+    public override long ByteLength => (long)Data.Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
 
     /// <inheritdoc />
     public override ReadOnlySpan<byte> Bytes => MemoryMarshal.AsBytes(Data.Span);

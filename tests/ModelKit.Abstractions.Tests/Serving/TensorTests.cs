@@ -1,3 +1,4 @@
+using System.Buffers;
 using ModelKit.Serving;
 
 namespace ModelKit.Abstractions.Tests.Serving;
@@ -61,5 +62,50 @@ public sealed class TensorTests
         Assert.Equal(7, (int)Tensor.ElementTypeOf<long>());
         Assert.Equal(10, (int)Tensor.ElementTypeOf<Half>());
         Assert.Throws<NotSupportedException>(() => Tensor.ElementTypeOf<decimal>());
+    }
+
+    [Fact]
+    public void ByteLength_PastTwoGibibytes_DoesNotOverflow()
+    {
+        // 300 million doubles = 2.4 GB: the int ByteLength of before issue 13 wrapped to a negative number.
+        using var memory = new UnbackedMemory<double>(300_000_000);
+
+        Tensor<double> t = Tensor.Create<double>(memory.Memory, 300_000, 1_000);
+
+        Assert.Equal(2_400_000_000L, t.ByteLength);
+    }
+
+    [Fact]
+    public void Create_DimensionsWhoseProductOverflows_ThrowsArgumentExceptionNamingTheShape()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => Tensor.Create<float>(new float[4], 1L << 32, 1L << 32, 4));
+
+        Assert.StartsWith("Shape [4294967296, 4294967296, 4] holds more than 9223372036854775807 elements (the product of its dimensions overflows 64 bits)", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void GetElementCount_HugeDimensionsTimesZero_IsZero()
+    {
+        Assert.Equal(0, Tensor.GetElementCount([1L << 40, 1L << 40, 0]));
+        Assert.Equal(6, Tensor.GetElementCount([2, 3]));
+        Assert.Equal(1, Tensor.GetElementCount([]));
+    }
+
+    /// <summary>Memory of a given length that is never touched: its span is not available.</summary>
+    private sealed class UnbackedMemory<T>(int length) : MemoryManager<T>
+    {
+        public override Memory<T> Memory => CreateMemory(length);
+
+        public override Span<T> GetSpan() => throw new InvalidOperationException("The test never reads the elements.");
+
+        public override MemoryHandle Pin(int elementIndex = 0) => throw new InvalidOperationException("The test never pins the elements.");
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
     }
 }
