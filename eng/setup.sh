@@ -73,11 +73,11 @@ if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok i
   apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 fi
 servers_dir="$repo_root/artifacts/servers"
-if [ ! -f "$servers_dir/.complete-s3rver3.7.1-azurite3.37.0" ]; then
+if ! grep -qs '"version": "3.7.1"' "$servers_dir/node_modules/s3rver/package.json" ||
+   ! grep -qs '"version": "3.37.0"' "$servers_dir/node_modules/azurite/package.json"; then
   command -v npm >/dev/null 2>&1 || { log "apt-get install npm"; apt-get update -qq; apt-get install -y -qq npm >/dev/null; }
   mkdir -p "$servers_dir"
   log "npm install s3rver@3.7.1 azurite@3.37.0 (S3 and Azure Blob emulators for the registry tests)"
-  (cd "$servers_dir" && [ -f package.json ] || echo '{"private":true}' > "$servers_dir/package.json")
-  (cd "$servers_dir" && npm install --silent --no-audit --no-fund --no-save s3rver@3.7.1 azurite@3.37.0 >/dev/null)
-  touch "$servers_dir/.complete-s3rver3.7.1-azurite3.37.0"
+  [ -f "$servers_dir/package.json" ] || echo '{"private":true}' > "$servers_dir/package.json"
+  (cd "$servers_dir" && npm install --silent --no-audit --no-fund s3rver@3.7.1 azurite@3.37.0 >/dev/null)
 fi

@@ -77,6 +77,9 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
 
     public IArtifactStore Artifacts => _artifacts;
 
+    /// <summary>Gets whether the change feed runs and resolved references are being cached.</summary>
+    public bool IsResolveCacheLive => _feedLive;
+
     public async Task<ModelVersion> RegisterAsync(ModelRegistration registration, Stream content, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(registration);
