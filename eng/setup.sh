@@ -55,3 +55,21 @@ cmake -S "$repo_root/native/modelkit_torch" -B "$native_dir/build/modelkit_torch
 cmake --build "$native_dir/build/modelkit_torch" -j "$(nproc)" >/dev/null
 cp "$native_dir/build/modelkit_torch/libmodelkit_torch.so" "$lib_dir/libmodelkit_torch.so"
 log "native libraries ready in $lib_dir"
+
+# Registry integration servers (tests start them on 127.0.0.1 themselves): PostgreSQL 15 from Debian, and the
+# S3 (s3rver) and Azure Blob (azurite, Microsoft's emulator) emulators from npm into artifacts/servers.
+if ! dpkg-query -W -f='${Status}' postgresql 2>/dev/null | grep -q "install ok installed"; then
+  log "apt-get install postgresql"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
+servers_dir="$repo_root/artifacts/servers"
+if ! grep -qs '"version": "3.7.1"' "$servers_dir/node_modules/s3rver/package.json" ||
+   ! grep -qs '"version": "3.37.0"' "$servers_dir/node_modules/azurite/package.json"; then
+  command -v npm >/dev/null 2>&1 || { log "apt-get install npm"; apt-get update -qq; apt-get install -y -qq npm >/dev/null; }
+  mkdir -p "$servers_dir"
+  log "npm install s3rver@3.7.1 azurite@3.37.0 (S3 and Azure Blob emulators for the registry tests)"
+  [ -f "$servers_dir/package.json" ] || echo '{"private":true}' > "$servers_dir/package.json"
+  (cd "$servers_dir" && npm install --silent --no-audit --no-fund s3rver@3.7.1 azurite@3.37.0 >/dev/null)
+fi

@@ -1,9 +1,14 @@
 namespace ModelKit.Registry;
 
 /// <summary>
-/// Stores model versions, their metadata and aliases. Implementations are thread-safe. Versions are
-/// immutable: nothing a call does changes an artifact or metadata already stored.
+/// Stores model versions, their metadata and aliases. Implementations are thread-safe. A version's artifact, signature,
+/// lineage and number never change once registered; only its tags and metrics can be updated, and it can be archived or
+/// deleted while no alias points at it.
 /// </summary>
+/// <remarks>
+/// Members added after the first release have default implementations that throw <see cref="NotSupportedException"/>,
+/// so that existing implementations keep compiling; ModelKit.Registry's registry implements all of them.
+/// </remarks>
 public interface IModelRegistry
 {
     /// <summary>
@@ -62,6 +67,134 @@ public interface IModelRegistry
     /// <returns>A read-only stream; the caller disposes it.</returns>
     /// <exception cref="ModelNotFoundException">The version or its artifact does not exist.</exception>
     Task<Stream> OpenArtifactAsync(ModelVersion version, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Moves <paramref name="alias"/> to <paramref name="newVersion"/> only if it still points at
+    /// <paramref name="expectedVersion"/> (<see langword="null"/>: only if the alias does not exist yet). The check and the
+    /// move are one transaction, so of several writers expecting the same version exactly one wins. The move is appended
+    /// to the alias history with <paramref name="info"/>.
+    /// </summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="alias">The alias.</param>
+    /// <param name="expectedVersion">The version the alias must point at now, or <see langword="null"/> when it must not exist.</param>
+    /// <param name="newVersion">An existing, not archived version of the model.</param>
+    /// <param name="info">Who moves it and why; <see langword="null"/> records neither.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The recorded change; when the alias already points at <paramref name="newVersion"/> (and that was expected), the latest history entry of the alias.</returns>
+    /// <exception cref="ArgumentException">The name, alias or info is invalid.</exception>
+    /// <exception cref="AliasConflictException">The alias points elsewhere; the exception names the expected and the actual version.</exception>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    /// <exception cref="ModelKitException">The version is archived, or the store failed.</exception>
+    Task<AliasChange> CompareAndSetAliasAsync(
+        string name, string alias, int? expectedVersion, int newVersion, AliasChangeInfo? info = null, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(CompareAndSetAliasAsync));
+
+    /// <summary>Points an alias at a version unconditionally, recording who and why in the alias history.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="alias">The alias.</param>
+    /// <param name="version">An existing, not archived version.</param>
+    /// <param name="info">Who moves it and why.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The recorded change, or <see langword="null"/> when the alias already pointed at the version.</returns>
+    /// <exception cref="ArgumentException">The name, alias or info is invalid.</exception>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    /// <exception cref="ModelKitException">The version is archived, or the store failed.</exception>
+    Task<AliasChange?> SetAliasAsync(string name, string alias, int version, AliasChangeInfo info, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(SetAliasAsync));
+
+    /// <summary>Removes an alias, recording the removal in the alias history.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="alias">The alias.</param>
+    /// <param name="info">Who removes it and why; <see langword="null"/> records neither.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The recorded change, or <see langword="null"/> when the alias did not exist.</returns>
+    /// <exception cref="ArgumentException">The name, alias or info is invalid.</exception>
+    Task<AliasChange?> RemoveAliasAsync(string name, string alias, AliasChangeInfo? info = null, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(RemoveAliasAsync));
+
+    /// <summary>Reads the append-only alias history (who, when, from, to, why), oldest first.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="alias">One alias, or <see langword="null"/> for every alias of the model.</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The history entries.</returns>
+    /// <exception cref="ArgumentException">The name or alias is invalid.</exception>
+    Task<IReadOnlyList<AliasChange>> GetAliasHistoryAsync(string name, string? alias = null, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(GetAliasHistoryAsync));
+
+    /// <summary>Sets and removes tags and metrics of a version.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="update">The changes; keys follow the same rules as at registration.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The version after the change.</returns>
+    /// <exception cref="ArgumentException">A key or value is invalid; nothing is changed.</exception>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    Task<ModelVersion> UpdateVersionAsync(string name, int version, ModelVersionUpdate update, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(UpdateVersionAsync));
+
+    /// <summary>Archives a version: <c>name</c> (latest) no longer resolves to it and no alias can point at it; <c>name/N</c> still does.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The archived version.</returns>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    /// <exception cref="ModelVersionInUseException">An alias points at the version; it names the aliases.</exception>
+    Task<ModelVersion> ArchiveVersionAsync(string name, int version, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(ArchiveVersionAsync));
+
+    /// <summary>Deletes a version. Its number is never reused; its artifact is removed by garbage collection once nothing references it.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The deleted version.</returns>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    /// <exception cref="ModelVersionInUseException">An alias points at it, or it is another version's lineage parent.</exception>
+    Task<ModelVersion> DeleteVersionAsync(string name, int version, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(DeleteVersionAsync));
+
+    /// <summary>Searches versions by name prefix, tags, metric thresholds and lineage; ordered and paged.</summary>
+    /// <param name="query">The query.</param>
+    /// <param name="cancellationToken">Cancels the search.</param>
+    /// <returns>One page of matching versions.</returns>
+    /// <exception cref="ArgumentException">The query is invalid (for example a metric order without a metric, or a page size out of range).</exception>
+    Task<ModelSearchResult> SearchAsync(ModelSearchQuery query, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(SearchAsync));
+
+    /// <summary>
+    /// Reports a version's lineage: its ancestors through <see cref="ModelLineage.ParentVersion"/>, the versions derived from
+    /// it, and the versions that share its training run or data set digest.
+    /// </summary>
+    /// <param name="reference">The version (any reference form).</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The lineage.</returns>
+    /// <exception cref="ModelNotFoundException">The reference does not resolve.</exception>
+    Task<ModelLineageGraph> GetLineageAsync(ModelReference reference, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(GetLineageAsync));
+
+    /// <summary>
+    /// Streams registry changes (versions registered, aliases moved or removed, versions updated, archived or deleted) as
+    /// they are committed by this or any other process sharing the registry, in commit order, without polling by the
+    /// caller. Serving uses this to reload when an alias moves.
+    /// </summary>
+    /// <param name="afterSequence">Resume after this <see cref="RegistryChange.Sequence"/>; <see langword="null"/> starts with changes committed after the call.</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    /// <returns>An endless stream of changes; ends when <paramref name="cancellationToken"/> is cancelled.</returns>
+    IAsyncEnumerable<RegistryChange> WatchAsync(long? afterSequence = null, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(WatchAsync));
+
+    /// <summary>
+    /// Deletes artifacts that no version references, that are older than the grace period and that no registration in
+    /// progress uses. Safe to run from any process at any time.
+    /// </summary>
+    /// <param name="gracePeriod">Artifacts and abandoned uploads younger than this are kept; <see langword="null"/> uses the configured period.</param>
+    /// <param name="cancellationToken">Cancels the collection between artifacts.</param>
+    /// <returns>What was examined and deleted.</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="gracePeriod"/> is negative.</exception>
+    Task<ArtifactCollectionResult> CollectGarbageAsync(TimeSpan? gracePeriod = null, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(CollectGarbageAsync));
+
+    private NotSupportedException NotSupported(string member) =>
+        new($"{GetType().FullName} does not implement IModelRegistry.{member}; use the registry of ModelKit.Registry (AddModelRegistry()).");
 }
 
 /// <summary>What an inspector learns from a model artifact.</summary>

@@ -43,7 +43,7 @@ public sealed record ModelRegistration(string Name)
     public string? Description { get; init; }
 }
 
-/// <summary>An immutable registered model version.</summary>
+/// <summary>A registered model version: its artifact, signature and lineage never change; tags and metrics can be updated.</summary>
 public sealed record ModelVersion
 {
     /// <summary>Gets the model name.</summary>
@@ -78,6 +78,10 @@ public sealed record ModelVersion
 
     /// <summary>Gets when the version was registered (UTC).</summary>
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Gets whether the version is archived: still readable by number, but not the latest and not an alias target.</summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool IsArchived { get; init; }
 
     /// <summary>Gets the reference to exactly this version, <c>name/version</c>.</summary>
     public ModelReference Reference => ModelReference.ForVersion(Name, Version);

@@ -29,7 +29,24 @@ internal static partial class RegistryLog
         Message = "Artifact {Digest} is already stored; the new version shares it")]
     public static partial void BlobAlreadyStored(ILogger logger, string digest);
 
-    [LoggerMessage(EventId = 7, Level = LogLevel.Information,
-        Message = "Deleted {Count} abandoned temporary files older than {MaxAgeHours} hours from {TempDirectory}")]
-    public static partial void StaleTempFilesDeleted(ILogger logger, int count, double maxAgeHours, string tempDirectory);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Information,
+        Message = "Removed alias {Alias} of model {ModelName} (it pointed at version {OldVersion})")]
+    public static partial void AliasRemoved(ILogger logger, string modelName, string alias, int oldVersion);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information,
+        Message = "Deleted model {ModelName} version {ModelVersion}; its artifact {Digest} is left to garbage collection")]
+    public static partial void VersionDeleted(ILogger logger, string modelName, int modelVersion, string digest);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information,
+        Message = "Garbage collection examined {Examined} artifacts and deleted {Deleted} ({Bytes} bytes) and {StagingFiles} abandoned uploads from the {Store}")]
+    public static partial void GarbageCollected(ILogger logger, int examined, int deleted, long bytes, int stagingFiles, string store);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Warning,
+        Message = "The registry change feed of the {Store} failed; the resolve cache is off until it reconnects")]
+    public static partial void ChangeFeedFailed(ILogger logger, string store, Exception exception);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information,
+        Message = "Registry data directory {DataDirectory} is on {FileSystem}, allowed by ModelRegistryOptions.AllowNetworkFileSystem")]
+    public static partial void NetworkFileSystemAllowed(ILogger logger, string dataDirectory, string fileSystem);
 }

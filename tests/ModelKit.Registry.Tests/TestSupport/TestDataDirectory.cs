@@ -50,7 +50,9 @@ internal sealed class TestDataDirectory : IDisposable
             "models" => "SELECT COUNT(*) FROM models;",
             "model_versions" => "SELECT COUNT(*) FROM model_versions;",
             "aliases" => "SELECT COUNT(*) FROM aliases;",
-            "alias_history" => "SELECT COUNT(*) FROM alias_history;",
+            "alias_changes" => "SELECT COUNT(*) FROM changes WHERE kind IN (2, 3);",
+            "changes" => "SELECT COUNT(*) FROM changes;",
+            "artifact_pins" => "SELECT COUNT(*) FROM artifact_pins;",
             _ => throw new ArgumentOutOfRangeException(nameof(table), table, "Unknown registry table."),
         };
         return (long)command.ExecuteScalar()!;

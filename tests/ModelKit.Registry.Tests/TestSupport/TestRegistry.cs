@@ -23,7 +23,7 @@ internal sealed class TestRegistry : IDisposable
 
     public IModelRegistry Registry { get; }
 
-    public SqliteModelRegistry Internal => (SqliteModelRegistry)Registry;
+    public ModelRegistry Internal => (ModelRegistry)Registry;
 
     public Task<ModelVersion> RegisterAsync(string name, byte[] content, ModelRegistration? registration = null) =>
         Registry.RegisterAsync(registration ?? new ModelRegistration(name), new MemoryStream(content));

@@ -7,7 +7,7 @@ using ModelKit.Registry.Tests.TestSupport;
 
 namespace ModelKit.Registry.Tests.Internal;
 
-public sealed class SqliteModelRegistryTests : IDisposable
+public sealed class ModelRegistryTests : IDisposable
 {
     private readonly TestDataDirectory _dir = new();
 
@@ -220,7 +220,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
 
         ArgumentException ex = await Assert.ThrowsAsync<ArgumentException>(() => registry.RegisterAsync("relu", TestModels.Relu(), registration));
 
-        Assert.StartsWith($"Tag names of model 'relu' must not be empty or whitespace, but '{key}' was given.", ex.Message, StringComparison.Ordinal);
+        Assert.StartsWith($"Tag name '{key}' of model 'relu' is invalid: expected 1 to 128 characters from [A-Za-z0-9_.:/-], starting with a letter or digit", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -372,7 +372,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
             () => registry.Registry.ResolveAsync(ModelReference.Latest("x")));
 
         Assert.Equal(
-            $"No model named 'x' is registered; the registry at '{_dir.DataDirectory}' holds no models yet. Register one with RegisterAsync.",
+            $"No model named 'x' is registered; the registry (SQLite database '{_dir.DatabasePath}') holds no models yet. Register one with RegisterAsync.",
             ex.Message);
     }
 
@@ -392,10 +392,10 @@ public sealed class SqliteModelRegistryTests : IDisposable
         Assert.Equal(2, (await registry.Registry.ResolveAsync(ModelReference.Parse("relu@production"))).Version);
         IReadOnlyDictionary<string, int> aliases = await registry.Registry.GetAliasesAsync("relu");
         Assert.Equal(new Dictionary<string, int> { ["production"] = 2, ["staging"] = 2 }, aliases);
-        IReadOnlyList<AliasChangeView> history = (await registry.Internal.GetAliasHistoryAsync("relu", "production"))
+        IReadOnlyList<AliasChangeView> history = (await registry.Registry.GetAliasHistoryAsync("relu", "production"))
             .Select(c => new AliasChangeView(c.Alias, c.OldVersion, c.NewVersion)).ToList();
         Assert.Equal([new AliasChangeView("production", null, 1), new AliasChangeView("production", 1, 2)], history);
-        Assert.Equal(3, _dir.CountRows("alias_history"));
+        Assert.Equal(3, _dir.CountRows("alias_changes"));
     }
 
     [Fact]
@@ -413,7 +413,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
         Assert.Equal("The alias target does not exist. Model 'relu' has no version 2; the latest is 1.", ex.Message);
         Assert.StartsWith("The alias target does not exist. No model named 'nope' is registered; registered models: relu.", unknownModel.Message, StringComparison.Ordinal);
         Assert.Empty(await registry.Registry.GetAliasesAsync("relu"));
-        Assert.Equal(0, _dir.CountRows("alias_history"));
+        Assert.Equal(0, _dir.CountRows("alias_changes"));
     }
 
     [Fact]
@@ -438,11 +438,11 @@ public sealed class SqliteModelRegistryTests : IDisposable
         await File.WriteAllBytesAsync(blob, damaged);
         string found = Convert.ToHexStringLower(SHA256.HashData(damaged));
 
-        ModelKitException ex = await Assert.ThrowsAsync<ModelKitException>(() => registry.ReadArtifactAsync(version));
+        ArtifactCorruptedException ex = await Assert.ThrowsAsync<ArtifactCorruptedException>(() => registry.ReadArtifactAsync(version));
 
         Assert.Equal(
             $"The artifact of model 'relu' version 1 is corrupted: expected {version.Digest} ({bytes.Length} bytes), found sha256:{found} " +
-            $"in '{blob}'. Restore the file from a backup, or delete it and register the model again.",
+            $"in '{blob}'. Restore it from a backup, or delete it and register the model again.",
             ex.Message);
     }
 
@@ -454,7 +454,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
         ModelVersion version = await registry.RegisterAsync("relu", bytes);
         await File.WriteAllBytesAsync(Assert.Single(_dir.BlobFiles()), bytes[..^10]);
 
-        ModelKitException ex = await Assert.ThrowsAsync<ModelKitException>(() => registry.ReadArtifactAsync(version));
+        ArtifactCorruptedException ex = await Assert.ThrowsAsync<ArtifactCorruptedException>(() => registry.ReadArtifactAsync(version));
 
         Assert.Contains($"is corrupted: expected {version.Digest} ({bytes.Length} bytes), found {bytes.Length - 10} bytes", ex.Message, StringComparison.Ordinal);
     }
@@ -471,7 +471,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
 
         Assert.Equal("relu/1", ex.Reference);
         Assert.Equal(
-            $"The artifact of model 'relu' version 1 ({version.Digest}) is missing from the store: expected the file '{blob}'. " +
+            $"The artifact of model 'relu' version 1 ({version.Digest}) is missing: the file store '{Path.Combine(_dir.DataDirectory, "blobs")}' has no file '{blob}'. " +
             "Restore it from a backup, or register the model again.",
             ex.Message);
     }
@@ -543,7 +543,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
     }
 
     [Fact]
-    public async Task FirstUse_CreatesWalDatabaseWithSchemaVersionOne_AndWritesNothingOutsideTheDataDirectory()
+    public async Task FirstUse_CreatesWalDatabaseWithSchemaVersionTwo_AndWritesNothingOutsideTheDataDirectory()
     {
         using var registry = new TestRegistry(_dir.DataDirectory);
         Assert.False(Directory.Exists(_dir.DataDirectory), "Building the registry must not touch the disk.");
@@ -558,9 +558,9 @@ public sealed class SqliteModelRegistryTests : IDisposable
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", command.ExecuteScalar());
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(1L, command.ExecuteScalar());
+        Assert.Equal(2L, command.ExecuteScalar());
         command.CommandText = "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name);";
-        Assert.Equal("alias_history,aliases,model_versions,models", command.ExecuteScalar());
+        Assert.Equal("aliases,artifact_deletions,artifact_pins,changes,model_versions,models", command.ExecuteScalar());
     }
 
     [Fact]
@@ -580,13 +580,13 @@ public sealed class SqliteModelRegistryTests : IDisposable
         ModelKitException ex = await Assert.ThrowsAsync<ModelKitException>(() => registry.Registry.ListModelsAsync());
 
         Assert.Equal(
-            $"The registry database '{_dir.DatabasePath}' has schema version 7, newer than this ModelKit.Registry understands (1). " +
+            $"The registry database '{_dir.DatabasePath}' has schema version 7, newer than this ModelKit.Registry understands (2). " +
             "Upgrade the ModelKit.Registry package, or point ModelKitOptions.DataDirectory at another directory.",
             ex.Message);
     }
 
     [Fact]
-    public async Task FirstUse_StaleTemporaryFile_IsDeleted_AndFreshOneKept()
+    public async Task CollectGarbage_StaleStagingFile_IsDeleted_AndFreshOneKept()
     {
         string tmp = _dir.TempBlobDirectory;
         Directory.CreateDirectory(tmp);
@@ -597,7 +597,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
         File.SetLastWriteTimeUtc(stale, DateTime.UtcNow.AddDays(-2));
 
         using var registry = new TestRegistry(_dir.DataDirectory);
-        await registry.Registry.ListModelsAsync();
+        await registry.Registry.CollectGarbageAsync(TimeSpan.FromDays(1));
 
         Assert.Equal([fresh], _dir.TempFiles());
     }
@@ -676,7 +676,7 @@ public sealed class SqliteModelRegistryTests : IDisposable
         Assert.Equal(typeof(ModelNotFoundException).FullName, resolve.GetTagItem("error.type"));
     }
 
-    private sealed record AliasChangeView(string Alias, int? OldVersion, int NewVersion);
+    private sealed record AliasChangeView(string Alias, int? OldVersion, int? NewVersion);
 
     /// <summary>Hands out its bytes in small reads and cancels the token on the second read.</summary>
     private sealed class CancelOnReadStream(byte[] bytes, CancellationTokenSource cts) : MemoryStream(bytes)

@@ -1,14 +1,14 @@
 using System.Security.Cryptography;
 
-namespace ModelKit.Registry.Internal;
+namespace ModelKit.Registry;
 
 /// <summary>
 /// A forward-only, read-only stream over a stored artifact that hashes what it hands out and, when the end
 /// is reached, compares the SHA-256 and the length with the stored values. A mismatch throws
-/// <see cref="ModelKitException"/> from the read that reaches the end (and from every read after it), so a
+/// <see cref="ArtifactCorruptedException"/> from the read that reaches the end (and from every read after it), so a
 /// reader that consumes the whole stream never silently accepts a corrupted artifact.
 /// </summary>
-internal sealed class VerifyingReadStream : Stream
+public sealed class VerifyingArtifactStream : Stream
 {
     private readonly Stream _inner;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
@@ -18,14 +18,15 @@ internal sealed class VerifyingReadStream : Stream
     private readonly string _path;
     private long _position;
     private bool _verified;
-    private ModelKitException? _failure;
+    private ArtifactCorruptedException? _failure;
 
-    /// <param name="inner">The file stream; owned and disposed by this stream.</param>
+    /// <summary>Wraps <paramref name="inner"/>.</summary>
+    /// <param name="inner">The stream of stored bytes; owned and disposed by this stream.</param>
     /// <param name="expectedHex">The expected SHA-256, 64 lowercase hex digits.</param>
     /// <param name="expectedLength">The expected length in bytes.</param>
     /// <param name="description">What the artifact is, for messages, for example <c>model 'x' version 2</c>.</param>
-    /// <param name="path">The blob's path, for messages.</param>
-    public VerifyingReadStream(Stream inner, string expectedHex, long expectedLength, string description, string path)
+    /// <param name="path">Where the bytes are stored (a path or an object key), for messages.</param>
+    public VerifyingArtifactStream(Stream inner, string expectedHex, long expectedLength, string description, string path)
     {
         _inner = inner;
         _expectedHex = expectedHex;
@@ -34,26 +35,33 @@ internal sealed class VerifyingReadStream : Stream
         _path = path;
     }
 
+    /// <inheritdoc/>
     public override bool CanRead => true;
 
+    /// <inheritdoc/>
     public override bool CanSeek => false;
 
+    /// <inheritdoc/>
     public override bool CanWrite => false;
 
+    /// <inheritdoc/>
     public override long Length => throw new NotSupportedException("The artifact stream is forward-only because it verifies the SHA-256 while it is read; copy it to a MemoryStream to seek.");
 
+    /// <inheritdoc/>
     public override long Position
     {
         get => _position;
         set => throw new NotSupportedException("The artifact stream is forward-only because it verifies the SHA-256 while it is read.");
     }
 
+    /// <inheritdoc/>
     public override int Read(byte[] buffer, int offset, int count)
     {
         ValidateBufferArguments(buffer, offset, count);
         return Read(buffer.AsSpan(offset, count));
     }
 
+    /// <inheritdoc/>
     public override int Read(Span<byte> buffer)
     {
         ThrowIfFailed();
@@ -61,12 +69,14 @@ internal sealed class VerifyingReadStream : Stream
         return Account(buffer[..n], buffer.Length);
     }
 
+    /// <inheritdoc/>
     public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken)
     {
         ValidateBufferArguments(buffer, offset, count);
         return ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
     }
 
+    /// <inheritdoc/>
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ThrowIfFailed();
@@ -74,17 +84,22 @@ internal sealed class VerifyingReadStream : Stream
         return Account(buffer.Span[..n], buffer.Length);
     }
 
+    /// <inheritdoc/>
     public override void Flush()
     {
     }
 
+    /// <inheritdoc/>
     public override long Seek(long offset, SeekOrigin origin) =>
         throw new NotSupportedException("The artifact stream is forward-only because it verifies the SHA-256 while it is read.");
 
+    /// <inheritdoc/>
     public override void SetLength(long value) => throw new NotSupportedException("The artifact stream is read-only.");
 
+    /// <inheritdoc/>
     public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException("The artifact stream is read-only.");
 
+    /// <inheritdoc/>
     protected override void Dispose(bool disposing)
     {
         if (disposing)
@@ -96,6 +111,7 @@ internal sealed class VerifyingReadStream : Stream
         base.Dispose(disposing);
     }
 
+    /// <inheritdoc/>
     public override async ValueTask DisposeAsync()
     {
         await _inner.DisposeAsync().ConfigureAwait(false);
@@ -140,9 +156,11 @@ internal sealed class VerifyingReadStream : Stream
 
     private void Fail(string found)
     {
-        _failure = new ModelKitException(
-            $"The artifact of {_description} is corrupted: expected sha256:{_expectedHex} ({_expectedLength} bytes), found {found} " +
-            $"in '{_path}'. Restore the file from a backup, or delete it and register the model again.");
+        string details = $"expected sha256:{_expectedHex} ({_expectedLength} bytes), found {found} in '{_path}'";
+        _failure = new ArtifactCorruptedException(
+            ArtifactDigest.Prefix + _expectedHex,
+            details,
+            $"The artifact of {_description} is corrupted: {details}. Restore it from a backup, or delete it and register the model again.");
         throw _failure;
     }
 

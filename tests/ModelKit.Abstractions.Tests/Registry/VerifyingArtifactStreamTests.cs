@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
-using ModelKit.Registry.Internal;
+using ModelKit.Registry;
 
-namespace ModelKit.Registry.Tests.Internal;
+namespace ModelKit.Abstractions.Tests.Registry;
 
-public sealed class VerifyingReadStreamTests
+public sealed class VerifyingArtifactStreamTests
 {
     private static readonly byte[] Content = CreateContent();
     private static readonly string ContentHex = Convert.ToHexStringLower(SHA256.HashData(Content));
@@ -49,12 +49,12 @@ public sealed class VerifyingReadStreamTests
             Assert.True(stream.Read(buffer) > 0);
         }
 
-        ModelKitException ex = Assert.Throws<ModelKitException>(() => stream.Read(buffer));
-        ModelKitException again = Assert.Throws<ModelKitException>(() => stream.Read(buffer));
+        ModelKitException ex = Assert.Throws<ArtifactCorruptedException>(() => stream.Read(buffer));
+        ModelKitException again = Assert.Throws<ArtifactCorruptedException>(() => stream.Read(buffer));
 
         Assert.Equal(
             $"The artifact of model 'm' version 1 is corrupted: expected sha256:{ContentHex} ({Content.Length} bytes), found sha256:{found} " +
-            "in '/store/blob'. Restore the file from a backup, or delete it and register the model again.",
+            "in '/store/blob'. Restore it from a backup, or delete it and register the model again.",
             ex.Message);
         Assert.Same(ex, again);
     }
@@ -65,7 +65,7 @@ public sealed class VerifyingReadStreamTests
         byte[] longer = [.. Content, 1, 2, 3];
         using Stream stream = Open(longer, ContentHex, Content.Length);
 
-        ModelKitException ex = Assert.Throws<ModelKitException>(() => stream.CopyTo(Stream.Null));
+        ModelKitException ex = Assert.Throws<ArtifactCorruptedException>(() => stream.CopyTo(Stream.Null));
 
         Assert.Contains($"found {longer.Length} or more bytes where {Content.Length} were stored", ex.Message, StringComparison.Ordinal);
     }
@@ -92,7 +92,7 @@ public sealed class VerifyingReadStreamTests
         stream.CopyTo(Stream.Null);
     }
 
-    private static VerifyingReadStream Open(byte[] bytes, string hex, long length) =>
+    private static VerifyingArtifactStream Open(byte[] bytes, string hex, long length) =>
         new(new MemoryStream(bytes, writable: false), hex, length, "model 'm' version 1", "/store/blob");
 
     private static byte[] CreateContent()

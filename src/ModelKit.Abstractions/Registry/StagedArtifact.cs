@@ -1,0 +1,145 @@
+using System.Buffers;
+using System.Security.Cryptography;
+
+namespace ModelKit.Registry;
+
+/// <summary>
+/// An upload copied into a local file and hashed, not yet stored at its content address. Disposing it deletes the file
+/// unless a store took it over (<see cref="MarkMoved"/>). Not thread-safe.
+/// </summary>
+public sealed class StagedArtifact : IDisposable, IAsyncDisposable
+{
+    private const int BufferSize = 1 << 20;
+    private bool _moved;
+
+    private StagedArtifact(string filePath, string digest, long sizeBytes)
+    {
+        FilePath = filePath;
+        Digest = digest;
+        SizeBytes = sizeBytes;
+    }
+
+    /// <summary>Gets the path of the staged file.</summary>
+    public string FilePath { get; }
+
+    /// <summary>Gets the digest of the content, <c>sha256:</c> and 64 lowercase hex digits.</summary>
+    public string Digest { get; }
+
+    /// <summary>Gets the 64 hex digits of <see cref="Digest"/>.</summary>
+    public string Sha256Hex => Digest[ArtifactDigest.Prefix.Length..];
+
+    /// <summary>Gets the content length in bytes.</summary>
+    public long SizeBytes { get; }
+
+    /// <summary>
+    /// Copies <paramref name="content"/> from its current position to its end into a new file in
+    /// <paramref name="stagingDirectory"/> while hashing it with SHA-256, and flushes the file to disk. Reading stops as
+    /// soon as more than <paramref name="maxSizeBytes"/> bytes arrived (at most the limit plus one byte is read); the
+    /// partial file is then deleted. On any failure, cancellation included, the file is deleted.
+    /// </summary>
+    /// <param name="content">The bytes; the caller keeps ownership.</param>
+    /// <param name="stagingDirectory">A local directory; created when missing.</param>
+    /// <param name="maxSizeBytes">The largest accepted artifact, in bytes (1 or more).</param>
+    /// <param name="description">What is being staged, for messages, for example <c>model 'x'</c>.</param>
+    /// <param name="cancellationToken">Cancels the copy.</param>
+    /// <returns>The staged artifact; the caller disposes it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="content"/> or a string argument is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxSizeBytes"/> is less than 1.</exception>
+    /// <exception cref="ArtifactTooLargeException">The content is longer than <paramref name="maxSizeBytes"/>.</exception>
+    /// <exception cref="IOException">The staging directory cannot be written.</exception>
+    public static async Task<StagedArtifact> CreateAsync(
+        Stream content, string stagingDirectory, long maxSizeBytes, string description, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        ArgumentNullException.ThrowIfNull(stagingDirectory);
+        ArgumentNullException.ThrowIfNull(description);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxSizeBytes, 1);
+
+        Directory.CreateDirectory(stagingDirectory);
+        string path = Path.Combine(stagingDirectory, $"{Guid.NewGuid():N}.tmp");
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BufferSize);
+        try
+        {
+            using IncrementalHash hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            long size = 0;
+            var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, bufferSize: 0, FileOptions.Asynchronous);
+            await using (file.ConfigureAwait(false))
+            {
+                int n;
+                // Never ask for more than the limit plus one byte: an oversized upload is refused after limit + 1 bytes.
+                while ((n = await content.ReadAsync(buffer.AsMemory(0, NextReadSize(maxSizeBytes - size)), cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    size += n;
+                    if (size > maxSizeBytes)
+                    {
+                        throw new ArtifactTooLargeException(maxSizeBytes, description);
+                    }
+
+                    hash.AppendData(buffer, 0, n);
+                    await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                }
+
+                file.Flush(flushToDisk: true);
+            }
+
+            return new StagedArtifact(path, ArtifactDigest.Prefix + Convert.ToHexStringLower(hash.GetHashAndReset()), size);
+        }
+        catch
+        {
+            TryDelete(path);
+            throw;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>How much to ask for when <paramref name="remaining"/> bytes are left below the limit: never past the limit plus one byte.</summary>
+    private static int NextReadSize(long remaining) => remaining >= BufferSize ? BufferSize : (int)remaining + 1;
+
+    /// <summary>Opens the staged file for reading from its start.</summary>
+    /// <returns>A read-only stream; the caller disposes it.</returns>
+    /// <exception cref="InvalidOperationException">The file was already moved to a store.</exception>
+    public FileStream OpenRead()
+    {
+        ObjectDisposedException.ThrowIf(_moved, this);
+        return new FileStream(FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16,
+            FileOptions.Asynchronous | FileOptions.SequentialScan);
+    }
+
+    /// <summary>Records that a store moved the file away (for example renamed it into place), so disposing deletes nothing.</summary>
+    public void MarkMoved() => _moved = true;
+
+    /// <summary>Deletes the staged file unless a store took it over.</summary>
+    public void Dispose()
+    {
+        if (!_moved)
+        {
+            _moved = true;
+            TryDelete(FilePath);
+        }
+    }
+
+    /// <summary>Deletes the staged file unless a store took it over.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            File.Delete(path);
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
