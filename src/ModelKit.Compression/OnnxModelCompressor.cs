@@ -88,6 +88,7 @@ public sealed partial class OnnxModelCompressor : IModelCompressor, IDisposable
     {
         ModelProto model = OnnxModel.Load(bytes.Span);
         var graph = new OnnxGraph(model);
+        graph.HoistConstants();
         var reports = new List<CompressionStepReport>(recipe.Steps.Count);
         for (int i = 0; i < recipe.Steps.Count; i++)
         {

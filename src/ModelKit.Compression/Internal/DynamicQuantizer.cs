@@ -19,9 +19,15 @@ internal static class DynamicQuantizer
         var result = new StepResult(step);
         if (g.Opset < 11)
         {
-            result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"model: kept in float: default-domain opset {g.Opset} has no DynamicQuantizeLinear (opset 11 or later needed); convert the model to a newer opset first"));
-            return result;
+            int from = g.Opset;
+            if (OpsetUpgrader.TryUpgrade(g, 11) is { } reason)
+            {
+                result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"model: kept in float: DynamicQuantizeLinear needs opset 11, the model imports opset {from} and cannot be upgraded: {reason}"));
+                return result;
+            }
+
+            result.Notes.Add(string.Create(CultureInfo.InvariantCulture, $"model: default-domain opset upgraded from {from} to 11"));
         }
 
         var exclude = new HashSet<string>(step.NodesToExclude, StringComparer.Ordinal);

@@ -59,6 +59,47 @@ internal sealed class OnnxGraph
 
     public HashSet<string> GraphInputs { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Moves the tensors of default-domain <c>Constant</c> nodes of the main graph into initializers under the same value names
+    /// (what exporters such as Paddle2ONNX emit for weights); the meaning of the graph does not change. Returns how many moved.
+    /// </summary>
+    public int HoistConstants()
+    {
+        int moved = 0;
+        for (int i = Graph.Node.Count - 1; i >= 0; i--)
+        {
+            NodeProto node = Graph.Node[i];
+            if (node.OpType != "Constant" || (node.Domain.Length != 0 && node.Domain != "ai.onnx") || node.Output.Count != 1
+                || node.Attribute.Count != 1 || node.Attribute[0].Name != "value" || node.Attribute[0].T is not { } t
+                || t.DataLocation == TensorProto.Types.DataLocation.External)
+            {
+                continue;
+            }
+
+            TensorProto tensor = t.Clone();
+            tensor.Name = node.Output[0];
+            Graph.Node.RemoveAt(i);
+            Graph.Initializer.Add(tensor);
+            if (Model.IrVersion < 4)
+            {
+                Graph.Input.Add(new ValueInfoProto
+                {
+                    Name = tensor.Name,
+                    Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = tensor.DataType, Shape = ShapeOf(tensor) } },
+                });
+            }
+
+            moved++;
+        }
+
+        if (moved > 0)
+        {
+            Refresh();
+        }
+
+        return moved;
+    }
+
     /// <summary>Rebuilds the indexes after nodes or initializers changed.</summary>
     public void Refresh()
     {

@@ -28,11 +28,22 @@ internal static class StaticQuantizer
     {
         var result = new StepResult(step);
         CheckCalibration(g, data);
-        if (g.Opset < 10)
+        int from = g.Opset;
+        if (from < 13 && step.PerChannel && OpsetUpgrader.TryUpgrade(g, 13) is { } reason13)
+        {
+            result.Notes.Add($"model: opset {from} kept: {reason13}");
+        }
+
+        if (g.Opset < 10 && OpsetUpgrader.TryUpgrade(g, 10) is { } reason10)
         {
             result.Notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"model: kept in float: default-domain opset {g.Opset} has no QuantizeLinear (opset 10 or later needed); convert the model to a newer opset first"));
+                $"model: kept in float: QuantizeLinear needs opset 10, the model imports opset {from} and cannot be upgraded: {reason10}"));
             return result;
+        }
+
+        if (g.Opset != from)
+        {
+            result.Notes.Add(string.Create(CultureInfo.InvariantCulture, $"model: default-domain opset upgraded from {from} to {g.Opset}"));
         }
 
         bool perChannel = step.PerChannel && g.Opset >= 13;
@@ -47,7 +58,7 @@ internal static class StaticQuantizer
         var exclude = new HashSet<string>(step.NodesToExclude, StringComparer.Ordinal);
         var selected = new List<NodeProto>();
         var activations = new HashSet<string>(StringComparer.Ordinal);
-        var weightInputs = new Dictionary<NodeProto, int>();
+        var weightInputs = new Dictionary<NodeProto, int>(ReferenceEqualityComparer.Instance);
         foreach (NodeProto node in g.Graph.Node)
         {
             if ((node.Domain.Length != 0 && node.Domain != "ai.onnx") || !ops.Contains(node.OpType))
@@ -73,7 +84,7 @@ internal static class StaticQuantizer
             }
         }
 
-        var selectedSet = new HashSet<NodeProto>(selected);
+        var selectedSet = new HashSet<NodeProto>(selected, ReferenceEqualityComparer.Instance);
         foreach (NodeProto node in selected)
         {
             foreach (int k in ActivationInputs(g, node, weightInputs.ContainsKey(node)))
@@ -90,7 +101,7 @@ internal static class StaticQuantizer
 
         // 2. Relu and Clip(min 0) after a quantized producer fold into its output's quantization (asymmetric activations only):
         // a uint8 zero point of 0 clamps negatives exactly as the activation would.
-        var folded = new Dictionary<NodeProto, NodeProto>();
+        var folded = new Dictionary<NodeProto, NodeProto>(ReferenceEqualityComparer.Instance);
         if (!step.SymmetricActivations)
         {
             Dictionary<string, List<NodeProto>> consumers = g.ConsumerMap();
@@ -335,14 +346,14 @@ internal static class StaticQuantizer
         Dictionary<string, (float Scale, int ZeroPoint)> parameters,
         StepResult result)
     {
-        var selectedSet = new HashSet<NodeProto>(selected);
+        var selectedSet = new HashSet<NodeProto>(selected, ReferenceEqualityComparer.Instance);
         var dequantized = new Dictionary<string, string>(StringComparer.Ordinal);
         var weights = new Dictionary<string, (string Name, float[] Scales)>(StringComparer.Ordinal);
         var nodes = new List<NodeProto>(g.Graph.Node.Count * 3);
         TensorProto.Types.DataType activationType = step.SymmetricActivations ? TensorProto.Types.DataType.Int8 : TensorProto.Types.DataType.Uint8;
 
         // A folded activation's output is now written by its producer.
-        var foldedOutputs = new Dictionary<NodeProto, string>();
+        var foldedOutputs = new Dictionary<NodeProto, string>(ReferenceEqualityComparer.Instance);
         foreach ((NodeProto act, NodeProto producer) in folded)
         {
             foldedOutputs[producer] = act.Output[0];
