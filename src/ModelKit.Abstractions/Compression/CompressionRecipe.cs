@@ -61,7 +61,7 @@ public sealed record CompressionRecipe
 
     /// <summary>Serialises the recipe as compact JSON: <c>{"steps":[{"kind":"dynamic-int8",...}]}</c>, every setting written.</summary>
     /// <returns>The JSON text.</returns>
-    public string ToJson() => JsonSerializer.Serialize(this, CompressionJsonContext.Default.CompressionRecipe);
+    public string ToJson() => JsonSerializer.Serialize(this, CompressionJson.Options);
 
     /// <summary>Reads a recipe written by <see cref="ToJson"/>; settings missing from the text take their defaults.</summary>
     /// <param name="json">The JSON text.</param>
@@ -74,7 +74,7 @@ public sealed record CompressionRecipe
         CompressionRecipe? recipe;
         try
         {
-            recipe = JsonSerializer.Deserialize(json, CompressionJsonContext.Default.CompressionRecipe);
+            recipe = JsonSerializer.Deserialize<CompressionRecipe>(json, CompressionJson.Options);
         }
         catch (JsonException ex)
         {
@@ -181,10 +181,13 @@ public abstract record CompressionStep
     }
 }
 
-[JsonSourceGenerationOptions(
-    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
-    UseStringEnumConverter = true,
-    DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
-[JsonSerializable(typeof(CompressionRecipe))]
-[JsonSerializable(typeof(CompressionReport))]
-internal sealed partial class CompressionJsonContext : JsonSerializerContext;
+// Reflection-based on purpose: the source generator sets init-only properties that are missing from the JSON to default(T)
+// instead of keeping their initializers, so a recipe written by an older version would lose its defaults.
+internal static class CompressionJson
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter() },
+        WriteIndented = false,
+    };
+}

@@ -19,7 +19,7 @@ public sealed record CompressionReport
 
     /// <summary>Serialises the report as JSON (camelCase properties).</summary>
     /// <returns>The JSON text.</returns>
-    public string ToJson() => JsonSerializer.Serialize(this, CompressionJsonContext.Default.CompressionReport);
+    public string ToJson() => JsonSerializer.Serialize(this, CompressionJson.Options);
 }
 
 /// <summary>What one recipe step did.</summary>

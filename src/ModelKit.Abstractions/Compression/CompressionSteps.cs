@@ -18,6 +18,7 @@ public sealed record DynamicQuantizationStep : CompressionStep
     public static IReadOnlyList<string> SupportedOperatorTypes { get; } = ["MatMul", "Gemm", "Conv"];
 
     /// <inheritdoc />
+    [System.Text.Json.Serialization.JsonIgnore]
     public override string Kind => StepKind;
 
     /// <summary>Gets whether weights get one scale per output channel (<see langword="true"/>) or one per tensor.</summary>
@@ -98,6 +99,7 @@ public sealed record StaticQuantizationStep : CompressionStep
     ];
 
     /// <inheritdoc />
+    [System.Text.Json.Serialization.JsonIgnore]
     public override string Kind => StepKind;
 
     /// <summary>Gets how activation ranges are derived from the calibration data.</summary>
@@ -185,6 +187,7 @@ public sealed record Float16Step : CompressionStep
     public const string StepKind = "float16";
 
     /// <inheritdoc />
+    [System.Text.Json.Serialization.JsonIgnore]
     public override string Kind => StepKind;
 
     /// <summary>Gets whether float32 graph inputs and outputs stay float32 (with Casts inside the graph) so callers do not change.</summary>
@@ -231,6 +234,7 @@ public sealed record MagnitudePruningStep : CompressionStep
     public const string StepKind = "magnitude-pruning";
 
     /// <inheritdoc />
+    [System.Text.Json.Serialization.JsonIgnore]
     public override string Kind => StepKind;
 
     /// <summary>Gets the fraction of weights set to zero, in [0, 1).</summary>
@@ -266,6 +270,7 @@ public sealed record StructuredPruningStep : CompressionStep
     public const string StepKind = "structured-pruning";
 
     /// <inheritdoc />
+    [System.Text.Json.Serialization.JsonIgnore]
     public override string Kind => StepKind;
 
     /// <summary>Gets the fraction of each prunable layer's output channels removed, in [0, 1); at least one channel is kept.</summary>
@@ -318,6 +323,7 @@ public sealed record WeightClippingStep : CompressionStep
     public const string StepKind = "weight-clipping";
 
     /// <inheritdoc />
+    [System.Text.Json.Serialization.JsonIgnore]
     public override string Kind => StepKind;
 
     /// <summary>Gets how the bound is chosen.</summary>

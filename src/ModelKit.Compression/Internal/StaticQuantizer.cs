@@ -53,6 +53,9 @@ internal static class StaticQuantizer
                 $"model: weights quantized per tensor: per-channel DequantizeLinear (axis) needs opset 13, the model imports opset {g.Opset}"));
         }
 
+        int foldedNorms = BatchNormFolder.Fold(g, result);
+        result.Measures["batch_normalizations_folded"] = foldedNorms;
+
         // 1. Which nodes are quantized, and which of their float inputs and outputs.
         var ops = new HashSet<string>(step.OperatorTypes, StringComparer.Ordinal);
         var exclude = new HashSet<string>(step.NodesToExclude, StringComparer.Ordinal);
