@@ -276,7 +276,9 @@ MK_API int mk_checkpoint_save(mk_network* network, mk_optimizer* optimizer, mk_b
         mk::require(optimizer == nullptr || optimizer->network == network, MK_E_INVALID_ARGUMENT,
                     "the optimizer was created over a different network");
         torch::serialize::OutputArchive archive;
-        network->sequential->save(archive);
+        // Flat "<index>.<name>" keys (Module::save would nest one archive per layer).
+        for (const auto& item : network->sequential->named_parameters(true)) archive.write(item.key(), item.value(), false);
+        for (const auto& item : network->sequential->named_buffers(true)) archive.write(item.key(), item.value(), true);
         archive.write("modelkit.dropout_rng", network->dropout_generator.get_state());
         if (optimizer != nullptr) {
             torch::serialize::OutputArchive optimizer_archive;
