@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
 using ModelKit.Onnx;
+using ModelKit.Training.Distributed;
 using ModelKit.Training.Internal;
 using ModelKit.Training.Interop;
 
@@ -25,16 +26,28 @@ public sealed class SequentialNetwork : IDisposable
 {
     private readonly NetworkSafeHandle _handle;
     private readonly ParameterLayout[] _parameters;
+    private readonly ParameterLayout[] _buffers;
     private bool _disposed;
 
-    private SequentialNetwork(NetworkSafeHandle handle, NetworkSpec spec, TensorSpec input, long seed, ParameterLayout[] parameters)
+    private SequentialNetwork(NetworkSafeHandle handle, NetworkSpec spec, TensorSpec input, long seed, ParameterLayout[] parameters, ParameterLayout[] buffers)
     {
         _handle = handle;
         _parameters = parameters;
+        _buffers = buffers;
+        Spec = spec;
         Layers = Array.AsReadOnly(spec.Layers);
         Input = input;
         ClassCount = spec.OutputFeatures;
-        Output = new TensorSpec("logits", TensorElementType.Float, [input.Shape[0], spec.OutputFeatures]);
+        long[] outputShape = [.. spec.OutputShape];
+        outputShape[0] = input.Shape[0];
+        Output = new TensorSpec("logits", TensorElementType.Float, outputShape);
+        long perSample = 1;
+        for (int d = 1; d < outputShape.Length; d++)
+        {
+            perSample = outputShape[d] < 0 || perSample < 0 ? -1 : checked(perSample * outputShape[d]);
+        }
+
+        OutputSampleSize = perSample;
         Seed = seed;
         long total = 0;
         foreach (ParameterLayout p in parameters)
@@ -51,11 +64,14 @@ public sealed class SequentialNetwork : IDisposable
     /// <summary>Gets the input spec: float32, batch dimension first, for example <c>input: Float [-1, 1, 28, 28]</c>.</summary>
     public TensorSpec Input { get; }
 
-    /// <summary>Gets the output spec: float32 logits named <c>logits</c>, shape <c>[N, ClassCount]</c>.</summary>
+    /// <summary>Gets the output spec: float32, named <c>logits</c>, shape as the layers produce it, for example <c>[N, ClassCount]</c>.</summary>
     public TensorSpec Output { get; }
 
-    /// <summary>Gets the number of classes (the last Linear layer's output features).</summary>
+    /// <summary>Gets the number of classes for cross-entropy: the second dimension of a rank-2 output; 0 when the output is not <c>[N, C]</c>.</summary>
     public int ClassCount { get; }
+
+    /// <summary>Gets the number of output values per sample (the product of the output's non-batch dimensions); −1 when one of them is dynamic.</summary>
+    public long OutputSampleSize { get; }
 
     /// <summary>Gets the seed the parameters were initialised with (and the dropout generator's seed).</summary>
     public long Seed { get; }
@@ -64,6 +80,8 @@ public sealed class SequentialNetwork : IDisposable
     public long ParameterCount { get; }
 
     internal Lock Gate { get; } = new();
+
+    internal NetworkSpec Spec { get; }
 
     internal NetworkSafeHandle Handle => _handle;
 
@@ -74,31 +92,35 @@ public sealed class SequentialNetwork : IDisposable
     /// <exception cref="ArgumentException">A setting is out of range; the message quotes it.</exception>
     /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
     /// <exception cref="NativeEngineException">libtorch failed.</exception>
-    public NetworkOptimizer CreateOptimizer(OptimizerSettings settings)
+    public unsafe NetworkOptimizer CreateOptimizer(OptimizerSettings settings)
     {
         ArgumentNullException.ThrowIfNull(settings);
         settings.Validate();
         lock (Gate)
         {
             ThrowIfDisposed();
-            int status;
-            OptimizerSafeHandle handle;
-            string operation;
-            if (settings.Kind == OptimizerKind.Adam)
+            var args = new MkTraining.OptimizerArgs
             {
-                operation = "mk_optimizer_create_adam";
-                status = MkTraining.CreateAdam(_handle, settings.LearningRate, settings.Beta1, settings.Beta2, settings.Epsilon, settings.WeightDecay, out handle);
-            }
-            else
-            {
-                operation = "mk_optimizer_create_sgd";
-                status = MkTraining.CreateSgd(_handle, settings.LearningRate, settings.Momentum, settings.WeightDecay, out handle);
-            }
-
+                Kind = settings.Kind switch
+                {
+                    OptimizerKind.Adam => MkTraining.OptimizerAdam,
+                    OptimizerKind.AdamW => MkTraining.OptimizerAdamW,
+                    _ => MkTraining.OptimizerSgd,
+                },
+                LearningRate = settings.LearningRate,
+                Momentum = settings.Momentum,
+                Dampening = settings.Dampening,
+                Nesterov = settings.Nesterov ? 1 : 0,
+                Beta1 = settings.Beta1,
+                Beta2 = settings.Beta2,
+                Epsilon = settings.Epsilon,
+                WeightDecay = settings.WeightDecay,
+            };
+            int status = MkTraining.Create(_handle, &args, out OptimizerSafeHandle handle);
             if (status != 0)
             {
                 handle.Dispose();
-                TorchLibrary.ThrowIfFailed(status, operation);
+                TorchLibrary.ThrowIfFailed(status, "mk_optimizer_create");
             }
 
             return new NetworkOptimizer(this, handle, settings);
@@ -131,41 +153,145 @@ public sealed class SequentialNetwork : IDisposable
         }
 
         CheckShape(shape);
+        var args = new MkTraining.StepArgs { LossKind = MkTraining.LossCrossEntropy, LossScale = 1, ZeroGrad = 1, Step = 1 };
+        fixed (long* pLabels = labels)
+        {
+            return Step(optimizer, null, ref args, features, shape, pLabels, labels.Length);
+        }
+    }
+
+    /// <summary>
+    /// The general step behind <see cref="TrainStep"/> and the trainer: loss, accumulation, clipping and (with a process group)
+    /// the bucketed gradient all-reduce, as <paramref name="args"/> says. <paramref name="targets"/> points at int64 labels or
+    /// float32 targets, <paramref name="targetCount"/> elements, pinned by the caller.
+    /// </summary>
+    internal unsafe float Step(NetworkOptimizer optimizer, ProcessGroup? group, ref MkTraining.StepArgs args, ReadOnlySpan<float> features, ReadOnlySpan<long> shape, void* targets, long targetCount)
+    {
         lock (Gate)
         {
             ThrowIfDisposed();
             OptimizerSafeHandle optimizerHandle = optimizer.GetHandle();
+            bool added = false;
             int status;
             float loss;
-            fixed (float* pFeatures = features)
-            fixed (long* pShape = shape)
-            fixed (long* pLabels = labels)
+            try
             {
-                status = MkTraining.TrainStep(_handle, optimizerHandle, pFeatures, features.Length, pShape, shape.Length, pLabels, labels.Length, out loss);
+                nint groupHandle = 0;
+                if (group is not null)
+                {
+                    group.Handle.DangerousAddRef(ref added);
+                    groupHandle = group.Handle.DangerousGetHandle();
+                }
+
+                fixed (float* pFeatures = features)
+                fixed (long* pShape = shape)
+                fixed (MkTraining.StepArgs* pArgs = &args)
+                {
+                    status = MkTraining.TrainStepEx(_handle, optimizerHandle, groupHandle, pArgs, pFeatures, features.Length, pShape, shape.Length, targets, targetCount, out loss);
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    group!.Handle.DangerousRelease();
+                }
             }
 
-            TorchLibrary.ThrowIfFailed(status, "mk_network_train_step");
+            TorchLibrary.ThrowIfFailed(status, "mk_network_train_step_ex");
             return loss;
         }
+    }
+
+    /// <summary>Reseeds the dropout generator (the trainer derives the seed from the run seed, the rank and the step).</summary>
+    internal void SetDropoutSeed(ulong seed)
+    {
+        lock (Gate)
+        {
+            ThrowIfDisposed();
+            TorchLibrary.ThrowIfFailed(MkNetwork.SetDropoutSeed(_handle, seed), "mk_network_set_dropout_seed");
+        }
+    }
+
+    /// <summary>Serialises parameters, buffers and the optimizer's state (libtorch archive bytes).</summary>
+    internal unsafe byte[] SaveState(NetworkOptimizer? optimizer)
+    {
+        lock (Gate)
+        {
+            ThrowIfDisposed();
+            nint optimizerHandle = optimizer is null ? 0 : optimizer.GetHandle().DangerousGetHandle();
+            int status = MkTraining.CheckpointSave(_handle, optimizerHandle, out NativeBufferSafeHandle buffer);
+            using (buffer)
+            {
+                TorchLibrary.ThrowIfFailed(status, "mk_checkpoint_save");
+                TorchLibrary.ThrowIfFailed(MkTraining.BufferData(buffer, out byte* data, out long size), "mk_buffer_data");
+                return new ReadOnlySpan<byte>(data, checked((int)size)).ToArray();
+            }
+        }
+    }
+
+    /// <summary>Restores what <see cref="SaveState"/> wrote; a mismatched archive is a <see cref="NativeEngineException"/> naming the tensor.</summary>
+    internal unsafe void LoadState(NetworkOptimizer? optimizer, ReadOnlySpan<byte> state)
+    {
+        lock (Gate)
+        {
+            ThrowIfDisposed();
+            nint optimizerHandle = optimizer is null ? 0 : optimizer.GetHandle().DangerousGetHandle();
+            fixed (byte* pState = state)
+            {
+                TorchLibrary.ThrowIfFailed(MkTraining.CheckpointLoad(_handle, optimizerHandle, pState, state.Length), "mk_checkpoint_load");
+            }
+        }
+    }
+
+    /// <summary>Copies every float32 buffer (BatchNorm <c>running_mean</c>, <c>running_var</c>) out of libtorch.</summary>
+    /// <returns>New arrays owned by the caller, in libtorch's order; empty when the network has no buffers.</returns>
+    /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
+    /// <exception cref="NativeEngineException">libtorch failed.</exception>
+    public unsafe IReadOnlyList<NamedParameter> GetBuffers()
+    {
+        var result = new NamedParameter[_buffers.Length];
+        lock (Gate)
+        {
+            ThrowIfDisposed();
+            for (int i = 0; i < _buffers.Length; i++)
+            {
+                ParameterLayout layout = _buffers[i];
+                float[] data = new float[layout.Numel];
+                int status;
+                fixed (float* pData = data)
+                {
+                    status = MkNetwork.BufferRead(_handle, i, pData, data.Length);
+                }
+
+                TorchLibrary.ThrowIfFailed(status, "mk_network_buffer_read");
+                result[i] = new NamedParameter(layout.Name, data, (long[])layout.Shape.Clone());
+            }
+        }
+
+        return result;
     }
 
     /// <summary>Computes class logits in eval mode (dropout off) without recording gradients (<c>torch::NoGradGuard</c>).</summary>
     /// <param name="features">The batch, float32 row-major, <c>product(shape)</c> values; read during the call only.</param>
     /// <param name="shape">The batch shape, for example <c>[1000, 1, 28, 28]</c>; must fit <see cref="Input"/>.</param>
-    /// <param name="logits">Receives the logits, float32 <c>[N, ClassCount]</c> row-major; must hold at least <c>N · ClassCount</c> values (the rest is left untouched).</param>
+    /// <param name="logits">Receives the output, float32 row-major (for a classifier <c>[N, ClassCount]</c>); must hold at least <c>N · OutputSampleSize</c> values (the rest is left untouched).</param>
     /// <exception cref="ArgumentException"><paramref name="shape"/> does not fit <see cref="Input"/>, or <paramref name="logits"/> is too small; the message gives the sizes.</exception>
     /// <exception cref="NativeEngineException">The shim or libtorch rejected the call (for example the feature count does not match the shape).</exception>
     /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
     public unsafe void Forward(ReadOnlySpan<float> features, ReadOnlySpan<long> shape, Span<float> logits)
     {
         CheckShape(shape);
-        long needed = checked(shape[0] * ClassCount);
-        if (logits.Length < needed)
+        if (OutputSampleSize > 0)
         {
-            throw new ArgumentException(
-                string.Create(CultureInfo.InvariantCulture,
-                    $"The logits buffer holds {logits.Length} floats but the output for a batch of shape {TensorSpec.FormatShape(shape)} is [{shape[0]}, {ClassCount}] = {needed} floats; pass a buffer of at least {needed}."),
-                nameof(logits));
+            long needed = checked(shape[0] * OutputSampleSize);
+            if (logits.Length < needed)
+            {
+                throw new ArgumentException(
+                    string.Create(CultureInfo.InvariantCulture,
+                        $"The logits buffer holds {logits.Length} floats but the output for a batch of shape {TensorSpec.FormatShape(shape)} is {shape[0]} × {OutputSampleSize} = {needed} floats; pass a buffer of at least {needed}."),
+                    nameof(logits));
+            }
         }
 
         Span<long> outShape = stackalloc long[MkNetwork.MaxRank];
@@ -282,18 +408,18 @@ public sealed class SequentialNetwork : IDisposable
     }
 
     /// <summary>
-    /// Writes the network as an ONNX model (<c>ModelProto</c>) with the current parameters as initializers: one
-    /// graph input named and shaped as <see cref="Input"/>, one output <c>logits</c> <c>[N, ClassCount]</c>; Linear
-    /// becomes <c>Gemm</c> (<c>transB=1</c>), ReLU <c>Relu</c>, Flatten <c>Flatten</c> (<c>axis=1</c>), and Dropout
-    /// is dropped (the identity at inference). Built by ModelKit.Onnx's <c>SequentialModelExporter</c>.
+    /// Writes the network as an ONNX model (<c>ModelProto</c>) with the current parameters and buffers as initializers:
+    /// one graph input named and shaped as <see cref="Input"/>, one output <c>logits</c> shaped as <see cref="Output"/>;
+    /// every layer maps to standard operators (see ModelKit.Onnx's <c>SequentialModelExporter</c>), Dropout is dropped
+    /// (the identity at inference) and BatchNorm uses its running statistics.
     /// </summary>
     /// <param name="destination">A writable stream; the caller keeps ownership.</param>
     /// <param name="opset">The ONNX default-domain opset to declare.</param>
     /// <param name="metadata">Optional <c>metadata_props</c> entries stored in the model, for example a training run id.</param>
     /// <exception cref="ArgumentNullException"><paramref name="destination"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">
-    /// The opset is outside <c>SequentialModelExporter.MinOpset</c> to <c>MaxOpset</c> (13 to 23), <see cref="Input"/> has a dynamic
-    /// (<c>-1</c>) dimension other than the batch dimension (the exporter needs them fixed), or <paramref name="destination"/> is not writable.
+    /// The opset is outside <c>SequentialModelExporter.MinOpset</c> to <c>MaxOpset</c> (17 to 23), a dynamic (<c>-1</c>) dimension
+    /// reaches a layer that needs it fixed, or <paramref name="destination"/> is not writable.
     /// </exception>
     /// <exception cref="IOException">Writing to <paramref name="destination"/> failed.</exception>
     /// <exception cref="ObjectDisposedException">The network was disposed.</exception>
@@ -301,7 +427,7 @@ public sealed class SequentialNetwork : IDisposable
     public void ExportOnnx(Stream destination, int opset = 17, IReadOnlyDictionary<string, string>? metadata = null)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        IReadOnlyList<NamedParameter> parameters = GetParameters();
+        IReadOnlyList<NamedParameter> parameters = [.. GetParameters(), .. GetBuffers()];
         var onnxParameters = new OnnxParameter[parameters.Count];
         for (int i = 0; i < parameters.Count; i++)
         {
@@ -351,7 +477,7 @@ public sealed class SequentialNetwork : IDisposable
 
         try
         {
-            return new SequentialNetwork(handle, spec, input, seed, ReadLayout(handle));
+            return new SequentialNetwork(handle, spec, input, seed, ReadLayout(handle, buffers: false), ReadLayout(handle, buffers: true));
         }
         catch
         {
@@ -362,16 +488,23 @@ public sealed class SequentialNetwork : IDisposable
 
     internal void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
 
-    private static unsafe ParameterLayout[] ReadLayout(NetworkSafeHandle handle)
+    private static unsafe ParameterLayout[] ReadLayout(NetworkSafeHandle handle, bool buffers)
     {
-        TorchLibrary.ThrowIfFailed(MkNetwork.ParameterCount(handle, out long count), "mk_network_parameter_count");
+        TorchLibrary.ThrowIfFailed(
+            buffers ? MkNetwork.BufferCount(handle, out long count) : MkNetwork.ParameterCount(handle, out count),
+            buffers ? "mk_network_buffer_count" : "mk_network_parameter_count");
         var layout = new ParameterLayout[count];
         long* shape = stackalloc long[MkNetwork.MaxRank];
         for (int i = 0; i < layout.Length; i++)
         {
+            nint name;
+            long rank;
+            long numel;
             TorchLibrary.ThrowIfFailed(
-                MkNetwork.ParameterInfo(handle, i, out nint name, shape, MkNetwork.MaxRank, out long rank, out long numel),
-                "mk_network_parameter_info");
+                buffers
+                    ? MkNetwork.BufferInfo(handle, i, out name, shape, MkNetwork.MaxRank, out rank, out numel)
+                    : MkNetwork.ParameterInfo(handle, i, out name, shape, MkNetwork.MaxRank, out rank, out numel),
+                buffers ? "mk_network_buffer_info" : "mk_network_parameter_info");
             layout[i] = new ParameterLayout(Marshal.PtrToStringUTF8(name) ?? string.Empty, new ReadOnlySpan<long>(shape, (int)rank).ToArray(), numel);
         }
 

@@ -21,18 +21,14 @@ public sealed class TorchTrainingOptions
     /// Gets or sets the number of intra-op threads libtorch uses for matrix products and element-wise kernels
     /// (<c>at::set_num_threads</c>; process-wide). 0 means <see cref="Environment.ProcessorCount"/>.
     /// </summary>
+    /// <remarks>
+    /// ModelKit sets thread counts only through libtorch's API and never changes the environment of the running process
+    /// (<c>setenv</c> while other threads run is unsafe in glibc). Start the process with <c>OMP_WAIT_POLICY=PASSIVE</c>
+    /// (launch script, container spec; the DistributedTraining sample's launcher does it for its ranks): libgomp's default
+    /// spin-waiting starves OpenBLAS's threads and measured 10-25x slower steps with 2 threads on 2 busy cores. A warning is
+    /// logged when it is not set.
+    /// </remarks>
     /// <value>The default is 0.</value>
     [Range(0, MaxThreadCount)]
     public int ThreadCount { get; set; }
-
-    /// <summary>
-    /// Gets or sets whether idle OpenMP threads sleep instead of spinning: when <see langword="true"/> and the
-    /// environment variable <c>OMP_WAIT_POLICY</c> is not set, it is set to <c>PASSIVE</c> in the native process
-    /// environment just before the shim is first loaded (libgomp reads it once, when it is loaded). With libgomp's
-    /// default spinning, its idle threads compete with OpenBLAS's threads and with other processes for the cores;
-    /// measured here, training steps of a 784-256-10 MLP on 2 busy cores ran 10 to 25 times slower.
-    /// Has no effect once libgomp is loaded. Set <c>OMP_WAIT_POLICY</c> yourself to choose another policy.
-    /// </summary>
-    /// <value>The default is <see langword="true"/>.</value>
-    public bool PassiveOpenMpWait { get; set; } = true;
 }

@@ -28,7 +28,7 @@ namespace ModelKit.Training;
 /// </para>
 /// <para>Thread-safety: every member is thread-safe. Runs on different networks proceed in parallel.</para>
 /// </remarks>
-public sealed class Trainer : IDisposable
+public sealed partial class Trainer : IDisposable
 {
     private readonly TorchTrainingOptions _options;
     private readonly ILogger _logger;
@@ -182,7 +182,7 @@ public sealed class Trainer : IDisposable
         int sampleSize = data.SampleSize;
         int classes = network.ClassCount;
         int batch = Math.Min(batchSize, data.Count);
-        float[] logits = ArrayPool<float>.Shared.Rent(batch * classes);
+        float[] logits = ArrayPool<float>.Shared.Rent(checked(batch * classes));
         long[] shape = BatchShape(data);
         try
         {
@@ -255,7 +255,7 @@ public sealed class Trainer : IDisposable
         long runStart = Stopwatch.GetTimestamp();
         TrainingLog.RunStarted(_logger, runId, options.Epochs, count, batch, options.Optimizer, options.LearningRate);
 
-        float[] batchFeatures = ArrayPool<float>.Shared.Rent(batch * sampleSize);
+        float[] batchFeatures = ArrayPool<float>.Shared.Rent(checked(batch * sampleSize));
         long[] batchLabels = ArrayPool<long>.Shared.Rent(batch);
         int[] order = new int[count];
         for (int i = 0; i < order.Length; i++)
@@ -361,7 +361,12 @@ public sealed class Trainer : IDisposable
                 throw new OptionsValidationException(Options.DefaultName, typeof(TorchTrainingOptions), [failure]);
             }
 
-            TorchLibrary.EnsureLoaded(_options.LibraryPath, _options.PassiveOpenMpWait);
+            TorchLibrary.EnsureLoaded(_options.LibraryPath);
+            if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+            {
+                TrainingLog.OpenMpSpinning(_logger);
+            }
+
             int threads = _options.ThreadCount == 0 ? Environment.ProcessorCount : _options.ThreadCount;
             TorchLibrary.ThrowIfFailed(MkRuntime.SetNumThreads(threads), "mk_runtime_set_num_threads");
             TorchLibrary.ThrowIfFailed(MkRuntime.Version(out nint version), "mk_runtime_version");

@@ -196,11 +196,11 @@ public sealed class TrainerTests
 
     public static TheoryData<LayerSpec[], string> InvalidLayers() => new()
     {
-        { [new LinearLayer(0, 3)], "LinearLayer at index 0 has InFeatures 0 and OutFeatures 3; both must be 1 or greater." },
+        { [new LinearLayer(0, 3)], "LinearLayer at index 0 has InFeatures 0; it must be 1 or greater." },
         { [new LinearLayer(4, 3), new DropoutLayer(1.5)], "DropoutLayer at index 1 has Probability 1.5; it must be in [0, 1)." },
-        { [new LinearLayer(4, 8), new ReluLayer(), new LinearLayer(6, 3)], "LinearLayer at index 2 expects 6 input features but receives the 8 output features of LinearLayer at index 0." },
-        { [new LinearLayer(5, 3)], "LinearLayer at index 0 expects 5 input features but receives 4 features from input 'input' [-1, 4]." },
-        { [new ReluLayer()], "The network has no LinearLayer" },
+        { [new LinearLayer(4, 8), new ReluLayer(), new LinearLayer(6, 3)], "LinearLayer at index 2 receives shape [-1, 8] but needs [N, 6]; put a FlattenLayer before it or fix InFeatures." },
+        { [new LinearLayer(5, 3)], "LinearLayer at index 0 receives shape [-1, 4] but needs [N, 5]; put a FlattenLayer before it or fix InFeatures." },
+        { [new ReluLayer()], "The network has no layer with parameters" },
         { [], "The network has no layers" },
     };
 
@@ -210,7 +210,7 @@ public sealed class TrainerTests
         var ex = Assert.Throws<ArgumentException>(() => TestTorch.Trainer.CreateNetwork(
             [new LinearLayer(784, 10)], new TensorSpec("input", TensorElementType.Float, [-1, 1, 28, 28]), 1));
 
-        Assert.Contains("LinearLayer at index 0 needs an input of shape [N, 784] but receives [-1, 1, 28, 28]; put a FlattenLayer before it.", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("LinearLayer at index 0 receives shape [-1, 1, 28, 28] but needs [N, 784]; put a FlattenLayer before it or fix InFeatures.", ex.Message, StringComparison.Ordinal);
     }
 
     private sealed class ListProgress(List<EpochReport> reports, Action<EpochReport>? then = null) : IProgress<EpochReport>

@@ -35,7 +35,7 @@ public sealed class TrainingRunOptionsTests
         { new TrainingRunOptions { WeightDecay = -0.1 }, "TrainingRunOptions.WeightDecay is -0.1; it must be a finite number 0 or greater." },
         { new TrainingRunOptions { Optimizer = OptimizerKind.Sgd, Momentum = 1.2 }, "TrainingRunOptions.Momentum is 1.2; it must be in [0, 1)." },
         { new TrainingRunOptions { Momentum = 0.9 }, "TrainingRunOptions.Momentum is 0.9 but the optimizer is Adam" },
-        { new TrainingRunOptions { Optimizer = (OptimizerKind)7 }, "TrainingRunOptions.Optimizer is 7; it must be Adam or Sgd." },
+        { new TrainingRunOptions { Optimizer = (OptimizerKind)7 }, "TrainingRunOptions.Optimizer is 7; it must be Adam, AdamW or Sgd." },
     };
 
     [Fact]

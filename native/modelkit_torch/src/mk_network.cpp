@@ -8,6 +8,11 @@
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/dropout.h>
 #include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/container/sequential.h>
@@ -22,14 +27,167 @@ namespace mk {
 namespace {
 
 constexpr int64_t kMaxRank = 16;
+constexpr int64_t kMaxSize = int64_t(1) << 31;  // any layer size or count above this is refused
+
+const char* kind_name(int32_t kind) {
+    switch (kind) {
+        case MK_LAYER_LINEAR: return "Linear";
+        case MK_LAYER_RELU: return "ReLU";
+        case MK_LAYER_FLATTEN: return "Flatten";
+        case MK_LAYER_DROPOUT: return "Dropout";
+        case MK_LAYER_CONV2D: return "Conv2d";
+        case MK_LAYER_MAXPOOL2D: return "MaxPool2d";
+        case MK_LAYER_AVGPOOL2D: return "AvgPool2d";
+        case MK_LAYER_GLOBAL_AVGPOOL2D: return "GlobalAvgPool2d";
+        case MK_LAYER_BATCHNORM1D: return "BatchNorm1d";
+        case MK_LAYER_BATCHNORM2D: return "BatchNorm2d";
+        case MK_LAYER_LAYERNORM: return "LayerNorm";
+        case MK_LAYER_EMBEDDING: return "Embedding";
+        case MK_LAYER_LEAKYRELU: return "LeakyReLU";
+        case MK_LAYER_GELU: return "GELU";
+        case MK_LAYER_SILU: return "SiLU";
+        case MK_LAYER_SIGMOID: return "Sigmoid";
+        case MK_LAYER_TANH: return "Tanh";
+        case MK_LAYER_SOFTMAX: return "Softmax";
+        case MK_LAYER_LOGSOFTMAX: return "LogSoftmax";
+        case MK_LAYER_CONV1D: return "Conv1d";
+        case MK_LAYER_RESIDUAL: return "Residual";
+        default: return nullptr;
+    }
+}
 
 std::string layer_name(int64_t index, int32_t kind) {
-    const char* name = kind == MK_LAYER_LINEAR    ? "Linear"
-                       : kind == MK_LAYER_RELU    ? "ReLU"
-                       : kind == MK_LAYER_FLATTEN ? "Flatten"
-                       : kind == MK_LAYER_DROPOUT ? "Dropout"
-                                                  : "layer";
-    return std::string(name) + " at index " + std::to_string(index);
+    const char* name = kind_name(kind);
+    return std::string(name != nullptr ? name : "layer") + " at index " + std::to_string(index);
+}
+
+bool elementwise(int32_t kind) {
+    switch (kind) {
+        case MK_LAYER_RELU: case MK_LAYER_DROPOUT: case MK_LAYER_LEAKYRELU: case MK_LAYER_GELU: case MK_LAYER_SILU:
+        case MK_LAYER_SIGMOID: case MK_LAYER_TANH:
+            return true;
+        default:
+            return false;
+    }
+}
+
+void require_size(int64_t value, int64_t min, int64_t index, int32_t kind, const char* what) {
+    require(value >= min && value <= kMaxSize, MK_E_INVALID_ARGUMENT,
+            layer_name(index, kind) + " has " + what + " " + std::to_string(value) + "; it must be in [" +
+                std::to_string(min) + ", " + std::to_string(kMaxSize) + "]");
+}
+
+void require_flag(int64_t value, int64_t index, int32_t kind, const char* what) {
+    require(value == 0 || value == 1, MK_E_INVALID_ARGUMENT,
+            layer_name(index, kind) + " has " + what + " " + std::to_string(value) + "; it must be 0 or 1");
+}
+
+void require_real(bool ok, double value, int64_t index, int32_t kind, const char* what, const char* range) {
+    require(ok && std::isfinite(value), MK_E_INVALID_ARGUMENT,
+            layer_name(index, kind) + " has " + what + " " + std::to_string(value) + "; it must be " + range);
+}
+
+// Checks one layer's arguments (ranges only; shapes are the caller's).
+void validate_layer(int64_t i, const Layer& l) {
+    const int32_t k = l.kind;
+    switch (k) {
+        case MK_LAYER_LINEAR:
+            require(l.ints[0] >= 1 && l.ints[1] >= 1, MK_E_INVALID_ARGUMENT,
+                    layer_name(i, k) + " has in_features " + std::to_string(l.ints[0]) + " and out_features " +
+                        std::to_string(l.ints[1]) + "; both must be 1 or greater");
+            require_size(l.ints[0], 1, i, k, "in_features");
+            require_size(l.ints[1], 1, i, k, "out_features");
+            require_flag(l.ints[2], i, k, "bias");
+            break;
+        case MK_LAYER_CONV1D:
+        case MK_LAYER_CONV2D:
+            require_size(l.ints[0], 1, i, k, "in_channels");
+            require_size(l.ints[1], 1, i, k, "out_channels");
+            require_size(l.ints[2], 1, i, k, "kernel size");
+            require_size(l.ints[3], 1, i, k, "stride");
+            require_size(l.ints[4], 0, i, k, "padding");
+            require_size(l.ints[5], 1, i, k, "dilation");
+            require_size(l.ints[6], 1, i, k, "groups");
+            require_flag(l.ints[7], i, k, "bias");
+            require(l.ints[0] % l.ints[6] == 0 && l.ints[1] % l.ints[6] == 0, MK_E_INVALID_ARGUMENT,
+                    layer_name(i, k) + " has " + std::to_string(l.ints[6]) + " groups, which must divide in_channels " +
+                        std::to_string(l.ints[0]) + " and out_channels " + std::to_string(l.ints[1]));
+            break;
+        case MK_LAYER_MAXPOOL2D:
+        case MK_LAYER_AVGPOOL2D:
+            require_size(l.ints[0], 1, i, k, "kernel size");
+            require_size(l.ints[1], 1, i, k, "stride");
+            require_size(l.ints[2], 0, i, k, "padding");
+            require(2 * l.ints[2] <= l.ints[0], MK_E_INVALID_ARGUMENT,
+                    layer_name(i, k) + " has padding " + std::to_string(l.ints[2]) + "; it must be at most half the kernel size " +
+                        std::to_string(l.ints[0]));
+            break;
+        case MK_LAYER_BATCHNORM1D:
+        case MK_LAYER_BATCHNORM2D:
+            require_size(l.ints[0], 1, i, k, "num_features");
+            require_real(l.reals[0] > 0.0, l.reals[0], i, k, "eps", "greater than 0");
+            require_real(l.reals[1] >= 0.0 && l.reals[1] <= 1.0, l.reals[1], i, k, "momentum", "in [0, 1]");
+            break;
+        case MK_LAYER_LAYERNORM:
+            require_size(l.ints[0], 1, i, k, "normalized size");
+            require_real(l.reals[0] > 0.0, l.reals[0], i, k, "eps", "greater than 0");
+            break;
+        case MK_LAYER_EMBEDDING:
+            require_size(l.ints[0], 1, i, k, "num_embeddings");
+            require_size(l.ints[1], 1, i, k, "embedding_dim");
+            break;
+        case MK_LAYER_DROPOUT:
+            require(std::isfinite(l.reals[0]) && l.reals[0] >= 0.0 && l.reals[0] < 1.0, MK_E_INVALID_ARGUMENT,
+                    layer_name(i, k) + " has probability " + std::to_string(l.reals[0]) + "; it must be in [0, 1)");
+            break;
+        case MK_LAYER_LEAKYRELU:
+            require_real(l.reals[0] >= 0.0, l.reals[0], i, k, "negative_slope", "0 or greater");
+            break;
+        case MK_LAYER_SOFTMAX:
+        case MK_LAYER_LOGSOFTMAX:
+            require(l.ints[0] >= -kMaxRank && l.ints[0] < kMaxRank, MK_E_INVALID_ARGUMENT,
+                    layer_name(i, k) + " has dim " + std::to_string(l.ints[0]) + "; it must be in [-16, 16)");
+            break;
+        case MK_LAYER_RESIDUAL:
+            require_size(l.ints[0], 1, i, k, "body_count");
+            require_flag(l.ints[1], i, k, "projection");
+            break;
+        default:
+            require(kind_name(k) != nullptr, MK_E_INVALID_ARGUMENT,
+                    "layer at index " + std::to_string(i) + " has unknown kind " + std::to_string(k) +
+                        "; expected one of the MK_LAYER_* values 1 to 21");
+            break;
+    }
+}
+
+void make_module(Layer& l) {
+    const int64_t* a = l.ints;
+    switch (l.kind) {
+        case MK_LAYER_LINEAR:
+            l.module = l.linear = torch::nn::Linear(torch::nn::LinearOptions(a[0], a[1]).bias(a[2] != 0)).ptr();
+            break;
+        case MK_LAYER_CONV2D:
+            l.module = l.conv2d = torch::nn::Conv2d(torch::nn::Conv2dOptions(a[0], a[1], a[2]).stride(a[3]).padding(a[4]).dilation(a[5]).groups(a[6]).bias(a[7] != 0)).ptr();
+            break;
+        case MK_LAYER_CONV1D:
+            l.module = l.conv1d = torch::nn::Conv1d(torch::nn::Conv1dOptions(a[0], a[1], a[2]).stride(a[3]).padding(a[4]).dilation(a[5]).groups(a[6]).bias(a[7] != 0)).ptr();
+            break;
+        case MK_LAYER_BATCHNORM1D:
+            l.module = l.batchnorm1d = torch::nn::BatchNorm1d(torch::nn::BatchNorm1dOptions(a[0]).eps(l.reals[0]).momentum(l.reals[1])).ptr();
+            break;
+        case MK_LAYER_BATCHNORM2D:
+            l.module = l.batchnorm2d = torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(a[0]).eps(l.reals[0]).momentum(l.reals[1])).ptr();
+            break;
+        case MK_LAYER_LAYERNORM:
+            l.module = l.layernorm = torch::nn::LayerNorm(torch::nn::LayerNormOptions({a[0]}).eps(l.reals[0])).ptr();
+            break;
+        case MK_LAYER_EMBEDDING:
+            l.module = l.embedding = torch::nn::Embedding(torch::nn::EmbeddingOptions(a[0], a[1])).ptr();
+            break;
+        default:
+            l.module = torch::nn::Identity().ptr();
+            break;
+    }
 }
 
 mk_network* checked(mk_network* network) {
@@ -37,27 +195,57 @@ mk_network* checked(mk_network* network) {
     return network;
 }
 
-int64_t checked_index(const mk_network* network, int64_t index) {
-    const auto count = static_cast<int64_t>(network->parameters.size());
+int64_t checked_index(int64_t index, size_t size, const char* what) {
+    const auto count = static_cast<int64_t>(size);
     require(index >= 0 && index < count, MK_E_OUT_OF_RANGE,
-            "parameter index " + std::to_string(index) + " is outside [0, " + std::to_string(count) + ")");
+            std::string(what) + " index " + std::to_string(index) + " is outside [0, " + std::to_string(count) + ")");
     return index;
 }
 
+void describe(const at::Tensor& t, const std::string& name, int64_t* out_shape, int64_t shape_capacity,
+              int64_t* out_rank, int64_t* out_numel) {
+    require_not_null(out_shape, "out_shape");
+    require_not_null(out_rank, "out_rank");
+    require_not_null(out_numel, "out_numel");
+    const int64_t dims = t.dim();
+    require(dims <= shape_capacity, MK_E_BUFFER_TOO_SMALL,
+            "'" + name + "' has rank " + std::to_string(dims) + " but out_shape holds " + std::to_string(shape_capacity) + " entries");
+    for (int64_t i = 0; i < dims; ++i) {
+        out_shape[i] = t.size(i);
+    }
+    *out_rank = dims;
+    *out_numel = t.numel();
+}
+
+void copy_out(const at::Tensor& t, const std::string& name, float* destination, int64_t capacity) {
+    const at::Tensor value = t.detach().contiguous();
+    const int64_t numel = value.numel();
+    require(numel <= capacity, MK_E_BUFFER_TOO_SMALL,
+            "'" + name + "' has " + std::to_string(numel) + " elements but the destination holds " + std::to_string(capacity));
+    require_not_null(destination, "destination");
+    std::memcpy(destination, value.data_ptr<float>(), static_cast<size_t>(numel) * sizeof(float));
+}
+
 }  // namespace
+
+int64_t checked_numel(const int64_t* shape, int64_t rank, const char* what) {
+    int64_t product = 1;
+    for (int64_t i = 0; i < rank; ++i) {
+        require(shape[i] >= 0, MK_E_INVALID_ARGUMENT,
+                std::string(what) + " shape " + format_shape(shape, rank) + " has a negative dimension at index " + std::to_string(i));
+        require(!__builtin_mul_overflow(product, shape[i], &product), MK_E_INVALID_ARGUMENT,
+                std::string(what) + " shape " + format_shape(shape, rank) +
+                    " has more elements than a 64-bit count can hold; check the dimensions");
+    }
+    return product;
+}
 
 at::Tensor wrap_features(const float* features, int64_t feature_count, const int64_t* shape, int64_t rank) {
     require(rank >= 1 && rank <= kMaxRank, MK_E_INVALID_ARGUMENT,
             "the feature shape must have 1 to " + std::to_string(kMaxRank) + " dimensions, got rank " +
                 std::to_string(rank));
     require_not_null(shape, "shape");
-    int64_t product = 1;
-    for (int64_t i = 0; i < rank; ++i) {
-        require(shape[i] >= 0, MK_E_INVALID_ARGUMENT,
-                "feature shape " + format_shape(shape, rank) + " has a negative dimension at index " +
-                    std::to_string(i));
-        product *= shape[i];
-    }
+    const int64_t product = checked_numel(shape, rank, "feature");
     require(shape[0] >= 1, MK_E_INVALID_ARGUMENT,
             "feature shape " + format_shape(shape, rank) + " has no samples: dimension 0 (the batch) must be 1 or greater");
     require(feature_count == product, MK_E_INVALID_ARGUMENT,
@@ -70,32 +258,78 @@ at::Tensor wrap_features(const float* features, int64_t feature_count, const int
 
 }  // namespace mk
 
-at::Tensor mk_network::forward(const at::Tensor& input, bool training) {
+at::Tensor mk_network::forward(const at::Tensor& input, bool training) { return run(input, 0, layers.size(), training); }
+
+at::Tensor mk_network::run(const at::Tensor& input, size_t begin, size_t end, bool training) {
     at::Tensor x = input;
-    for (mk::Layer& layer : layers) {
-        switch (layer.kind) {
-            case MK_LAYER_LINEAR:
-                x = layer.linear->forward(x);
-                break;
-            case MK_LAYER_RELU:
-                x = at::relu(x);
-                break;
-            case MK_LAYER_FLATTEN:
-                x = x.flatten(1);
-                break;
-            case MK_LAYER_DROPOUT:
-                if (training && layer.dropout_p > 0.0) {
-                    // Same semantics as torch.nn.functional.dropout (inverted dropout), with the network's
-                    // own generator so that training is reproducible per network.
-                    at::Tensor keep = at::empty_like(x).bernoulli_(1.0 - layer.dropout_p, dropout_generator);
-                    x = x * keep * (1.0 / (1.0 - layer.dropout_p));
-                }
-                break;
-            default:
-                throw mk::ShimError(MK_E_UNKNOWN, "corrupt network: unknown layer kind " + std::to_string(layer.kind));
+    for (size_t i = begin; i < end; ++i) {
+        mk::Layer& layer = layers[i];
+        if (layer.kind == MK_LAYER_RESIDUAL) {
+            const size_t body_end = i + 1 + static_cast<size_t>(layer.ints[0]);
+            at::Tensor body = run(x, i + 1, body_end, training);
+            at::Tensor shortcut = layer.ints[1] != 0 ? run_layer(body_end, x, training) : x;
+            x = body + shortcut;
+            i = body_end + (layer.ints[1] != 0 ? 1 : 0) - 1;
+            continue;
         }
+        x = run_layer(i, x, training);
     }
     return x;
+}
+
+at::Tensor mk_network::run_layer(size_t index, const at::Tensor& x, bool training) {
+    mk::Layer& layer = layers[index];
+    const int64_t* a = layer.ints;
+    switch (layer.kind) {
+        case MK_LAYER_LINEAR:
+            return layer.linear->forward(x);
+        case MK_LAYER_CONV2D:
+            return layer.conv2d->forward(x);
+        case MK_LAYER_CONV1D:
+            return layer.conv1d->forward(x);
+        case MK_LAYER_BATCHNORM1D:
+            return layer.batchnorm1d->forward(x);
+        case MK_LAYER_BATCHNORM2D:
+            return layer.batchnorm2d->forward(x);
+        case MK_LAYER_LAYERNORM:
+            return layer.layernorm->forward(x);
+        case MK_LAYER_EMBEDDING:
+            return layer.embedding->forward(x.to(at::kLong));
+        case MK_LAYER_RELU:
+            return at::relu(x);
+        case MK_LAYER_FLATTEN:
+            return x.flatten(1);
+        case MK_LAYER_MAXPOOL2D:
+            return at::max_pool2d(x, {a[0], a[0]}, {a[1], a[1]}, {a[2], a[2]});
+        case MK_LAYER_AVGPOOL2D:
+            return at::avg_pool2d(x, {a[0], a[0]}, {a[1], a[1]}, {a[2], a[2]});
+        case MK_LAYER_GLOBAL_AVGPOOL2D:
+            return at::adaptive_avg_pool2d(x, {1, 1});
+        case MK_LAYER_LEAKYRELU:
+            return at::leaky_relu(x, layer.reals[0]);
+        case MK_LAYER_GELU:
+            return at::gelu(x);
+        case MK_LAYER_SILU:
+            return at::silu(x);
+        case MK_LAYER_SIGMOID:
+            return at::sigmoid(x);
+        case MK_LAYER_TANH:
+            return at::tanh(x);
+        case MK_LAYER_SOFTMAX:
+            return at::softmax(x, a[0]);
+        case MK_LAYER_LOGSOFTMAX:
+            return at::log_softmax(x, a[0]);
+        case MK_LAYER_DROPOUT:
+            if (training && layer.reals[0] > 0.0) {
+                // Same semantics as torch.nn.functional.dropout (inverted dropout), with the network's
+                // own generator so that training is reproducible per network.
+                at::Tensor keep = at::empty_like(x).bernoulli_(1.0 - layer.reals[0], dropout_generator);
+                return x * keep * (1.0 / (1.0 - layer.reals[0]));
+            }
+            return x;
+        default:
+            throw mk::ShimError(MK_E_UNKNOWN, "corrupt network: unknown layer kind " + std::to_string(layer.kind));
+    }
 }
 
 extern "C" {
@@ -104,71 +338,67 @@ MK_API int mk_network_create(const int32_t* kinds, const int64_t* int_args, cons
                              int64_t layer_count, uint64_t seed, mk_network** out_network) {
     MK_GUARD(
         mk::require_not_null(out_network, "out_network");
-        mk::require(layer_count >= 1, MK_E_INVALID_ARGUMENT,
-                    "a network needs at least one layer, got layer_count " + std::to_string(layer_count));
+        mk::require(layer_count >= 1 && layer_count <= 100000, MK_E_INVALID_ARGUMENT,
+                    "a network needs 1 to 100000 layers, got layer_count " + std::to_string(layer_count));
         mk::require_not_null(kinds, "kinds");
         mk::require_not_null(int_args, "int_args");
         mk::require_not_null(real_args, "real_args");
 
         // Check the whole spec before touching libtorch.
+        std::vector<mk::Layer> layers(static_cast<size_t>(layer_count));
         int64_t previous_out = -1;
         int64_t previous_linear = -1;
+        int64_t residual_end = -1;  // first index after the open residual block
         for (int64_t i = 0; i < layer_count; ++i) {
-            const int32_t kind = kinds[i];
-            if (kind == MK_LAYER_LINEAR) {
-                const int64_t in = int_args[2 * i];
-                const int64_t out = int_args[2 * i + 1];
-                mk::require(in >= 1 && out >= 1, MK_E_INVALID_ARGUMENT,
-                            mk::layer_name(i, kind) + " has in_features " + std::to_string(in) + " and out_features " +
-                                std::to_string(out) + "; both must be 1 or greater");
+            mk::Layer& layer = layers[static_cast<size_t>(i)];
+            layer.kind = kinds[i];
+            for (int k = 0; k < MK_LAYER_INT_ARGS; ++k) layer.ints[k] = int_args[MK_LAYER_INT_ARGS * i + k];
+            for (int k = 0; k < MK_LAYER_REAL_ARGS; ++k) layer.reals[k] = real_args[MK_LAYER_REAL_ARGS * i + k];
+            mk::validate_layer(i, layer);
+            if (layer.kind == MK_LAYER_RESIDUAL) {
+                mk::require(i >= residual_end, MK_E_INVALID_ARGUMENT,
+                            mk::layer_name(i, layer.kind) + " lies inside the residual block that starts earlier; blocks do not nest");
+                const int64_t span = layer.ints[0] + layer.ints[1];
+                mk::require(span <= layer_count - i - 1, MK_E_INVALID_ARGUMENT,
+                            mk::layer_name(i, layer.kind) + " needs " + std::to_string(span) + " following layers but only " +
+                                std::to_string(layer_count - i - 1) + " follow");
+                residual_end = i + 1 + span;
+                previous_out = -1;
+            }
+            if (layer.kind == MK_LAYER_LINEAR) {
+                const int64_t in = layer.ints[0];
                 mk::require(previous_out < 0 || previous_out == in, MK_E_INVALID_ARGUMENT,
-                            mk::layer_name(i, kind) + " expects " + std::to_string(in) + " input features but Linear at index " +
+                            mk::layer_name(i, layer.kind) + " expects " + std::to_string(in) + " input features but Linear at index " +
                                 std::to_string(previous_linear) + " produces " + std::to_string(previous_out));
-                previous_out = out;
+                previous_out = layer.ints[1];
                 previous_linear = i;
-            } else if (kind == MK_LAYER_DROPOUT) {
-                const double p = real_args[i];
-                mk::require(std::isfinite(p) && p >= 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT,
-                            mk::layer_name(i, kind) + " has probability " + std::to_string(p) + "; it must be in [0, 1)");
-            } else {
-                mk::require(kind == MK_LAYER_RELU || kind == MK_LAYER_FLATTEN, MK_E_INVALID_ARGUMENT,
-                            "layer at index " + std::to_string(i) + " has unknown kind " + std::to_string(kind) +
-                                "; expected MK_LAYER_LINEAR (1), MK_LAYER_RELU (2), MK_LAYER_FLATTEN (3) or MK_LAYER_DROPOUT (4)");
+            } else if (!mk::elementwise(layer.kind)) {
+                previous_out = -1;
             }
         }
 
-        auto network = std::make_unique<mk_network>(mk_network{
-            torch::nn::Sequential(), {}, at::detail::createCPUGenerator(seed), {}, {}});
+        auto network = std::make_unique<mk_network>();
+        network->dropout_generator = at::detail::createCPUGenerator(seed);
         {
             // PyTorch's default initialisation draws from the default generator: seed it and build under
             // the process-wide seed lock so that the same seed gives the same parameters.
             std::lock_guard<std::mutex> lock(mk::seed_mutex());
             at::manual_seed(seed);
-            for (int64_t i = 0; i < layer_count; ++i) {
-                mk::Layer layer;
-                layer.kind = kinds[i];
-                switch (layer.kind) {
-                    case MK_LAYER_LINEAR:
-                        layer.linear = torch::nn::Linear(torch::nn::LinearOptions(int_args[2 * i], int_args[2 * i + 1]));
-                        network->sequential->push_back(layer.linear);
-                        break;
-                    case MK_LAYER_RELU:
-                        network->sequential->push_back(torch::nn::ReLU());
-                        break;
-                    case MK_LAYER_FLATTEN:
-                        network->sequential->push_back(torch::nn::Flatten());
-                        break;
-                    default:
-                        layer.dropout_p = real_args[i];
-                        network->sequential->push_back(torch::nn::Dropout(torch::nn::DropoutOptions(layer.dropout_p)));
-                        break;
-                }
-                network->layers.push_back(std::move(layer));
+            for (size_t i = 0; i < layers.size(); ++i) {
+                mk::make_module(layers[i]);
+                network->sequential->register_module(std::to_string(i), layers[i].module);
             }
         }
+        network->layers = std::move(layers);
         for (const auto& item : network->sequential->named_parameters(/*recurse=*/true)) {
             network->parameter_names.push_back(item.key());
             network->parameters.push_back(item.value());
+        }
+        for (const auto& item : network->sequential->named_buffers(/*recurse=*/true)) {
+            if (item.value().scalar_type() == at::kFloat) {
+                network->buffer_names.push_back(item.key());
+                network->buffers.push_back(item.value());
+            }
         }
         *out_network = network.release();
         return MK_OK;)
@@ -223,43 +453,63 @@ MK_API int mk_network_parameter_info(mk_network* network, int64_t index, const c
                                      int64_t* out_numel) {
     MK_GUARD(
         mk::checked(network);
-        mk::checked_index(network, index);
+        mk::checked_index(index, network->parameters.size(), "parameter");
         mk::require_not_null(out_name, "out_name");
-        mk::require_not_null(out_shape, "out_shape");
-        mk::require_not_null(out_rank, "out_rank");
-        mk::require_not_null(out_numel, "out_numel");
-        const at::Tensor& parameter = network->parameters[static_cast<size_t>(index)];
-        const int64_t dims = parameter.dim();
-        mk::require(dims <= shape_capacity, MK_E_BUFFER_TOO_SMALL,
-                    "parameter '" + network->parameter_names[static_cast<size_t>(index)] + "' has rank " + std::to_string(dims) +
-                        " but out_shape holds " + std::to_string(shape_capacity) + " entries");
-        for (int64_t i = 0; i < dims; ++i) {
-            out_shape[i] = parameter.size(i);
-        }
-        *out_rank = dims;
-        *out_numel = parameter.numel();
-        *out_name = network->parameter_names[static_cast<size_t>(index)].c_str();
+        const auto i = static_cast<size_t>(index);
+        mk::describe(network->parameters[i], network->parameter_names[i], out_shape, shape_capacity, out_rank, out_numel);
+        *out_name = network->parameter_names[i].c_str();
         return MK_OK;)
 }
 
 MK_API int mk_network_parameter_read(mk_network* network, int64_t index, float* destination, int64_t capacity) {
     MK_GUARD(
         mk::checked(network);
-        mk::checked_index(network, index);
-        const at::Tensor parameter = network->parameters[static_cast<size_t>(index)].detach().contiguous();
-        const int64_t numel = parameter.numel();
-        mk::require(numel <= capacity, MK_E_BUFFER_TOO_SMALL,
-                    "parameter '" + network->parameter_names[static_cast<size_t>(index)] + "' has " + std::to_string(numel) +
-                        " elements but the destination holds " + std::to_string(capacity));
-        mk::require_not_null(destination, "destination");
-        std::memcpy(destination, parameter.data_ptr<float>(), static_cast<size_t>(numel) * sizeof(float));
+        mk::checked_index(index, network->parameters.size(), "parameter");
+        const auto i = static_cast<size_t>(index);
+        mk::copy_out(network->parameters[i], network->parameter_names[i], destination, capacity);
+        return MK_OK;)
+}
+
+MK_API int mk_network_set_dropout_seed(mk_network* network, uint64_t seed) {
+    MK_GUARD(
+        mk::checked(network);
+        network->dropout_generator.set_current_seed(seed);
+        return MK_OK;)
+}
+
+MK_API int mk_network_buffer_count(mk_network* network, int64_t* out_count) {
+    MK_GUARD(
+        mk::checked(network);
+        mk::require_not_null(out_count, "out_count");
+        *out_count = static_cast<int64_t>(network->buffers.size());
+        return MK_OK;)
+}
+
+MK_API int mk_network_buffer_info(mk_network* network, int64_t index, const char** out_name, int64_t* out_shape,
+                                  int64_t shape_capacity, int64_t* out_rank, int64_t* out_numel) {
+    MK_GUARD(
+        mk::checked(network);
+        mk::checked_index(index, network->buffers.size(), "buffer");
+        mk::require_not_null(out_name, "out_name");
+        const auto i = static_cast<size_t>(index);
+        mk::describe(network->buffers[i], network->buffer_names[i], out_shape, shape_capacity, out_rank, out_numel);
+        *out_name = network->buffer_names[i].c_str();
+        return MK_OK;)
+}
+
+MK_API int mk_network_buffer_read(mk_network* network, int64_t index, float* destination, int64_t capacity) {
+    MK_GUARD(
+        mk::checked(network);
+        mk::checked_index(index, network->buffers.size(), "buffer");
+        const auto i = static_cast<size_t>(index);
+        mk::copy_out(network->buffers[i], network->buffer_names[i], destination, capacity);
         return MK_OK;)
 }
 
 MK_API int mk_network_parameter_write(mk_network* network, int64_t index, const float* source, int64_t count) {
     MK_GUARD(
         mk::checked(network);
-        mk::checked_index(network, index);
+        mk::checked_index(index, network->parameters.size(), "parameter");
         at::Tensor& parameter = network->parameters[static_cast<size_t>(index)];
         mk::require(count == parameter.numel(), MK_E_INVALID_ARGUMENT,
                     "parameter '" + network->parameter_names[static_cast<size_t>(index)] + "' has shape " +

@@ -10,7 +10,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class TrainingModelKitBuilderExtensions
 {
     /// <summary>
-    /// Adds <see cref="Trainer"/> as a singleton, <see cref="TorchTrainingOptions"/> (validated at start), and ModelKit.Onnx's
+    /// Adds <see cref="Trainer"/> as a singleton (also registered as <see cref="ITrainer"/>), <see cref="TorchTrainingOptions"/> (validated at start), and ModelKit.Onnx's
     /// services (<c>AddOnnx()</c>, used by <see cref="SequentialNetwork.ExportOnnx"/>). Safe to call more than once: services
     /// are registered with <c>TryAdd*</c> and every <paramref name="configure"/> delegate is applied in call order.
     /// </summary>
@@ -30,6 +30,7 @@ public static class TrainingModelKitBuilderExtensions
         services.AddValidatedModelKitOptions<TorchTrainingOptions, TorchTrainingOptionsValidator>(configure);
 
         services.TryAddSingleton<Trainer>();
+        services.TryAddSingleton<ITrainer>(static provider => provider.GetRequiredService<Trainer>());
         return builder;
     }
 }

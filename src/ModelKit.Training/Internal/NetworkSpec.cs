@@ -1,21 +1,26 @@
 using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
 using ModelKit.Training.Interop;
 
 namespace ModelKit.Training.Internal;
 
 /// <summary>
-/// Checks a layer list against an input spec (values in range, Linear features chaining, shapes flowing through)
-/// and encodes it as the shim's arrays: one kind, two int64 and one double argument per layer.
+/// Checks a layer list against an input spec (values in range, shapes flowing through, see <see cref="SequentialLayout"/>)
+/// and encodes it as the shim's arrays: one kind, <see cref="MkNetwork.IntArgs"/> int64 and <see cref="MkNetwork.RealArgs"/>
+/// double arguments per flat layer.
 /// </summary>
 internal sealed class NetworkSpec
 {
-    private NetworkSpec(LayerSpec[] layers, int[] kinds, long[] intArgs, double[] realArgs, int outputFeatures)
+    private NetworkSpec(LayerSpec[] layers, int[] kinds, long[] intArgs, double[] realArgs, long[] outputShape, string digest)
     {
         Layers = layers;
         Kinds = kinds;
         IntArgs = intArgs;
         RealArgs = realArgs;
-        OutputFeatures = outputFeatures;
+        OutputShape = outputShape;
+        Digest = digest;
     }
 
     public LayerSpec[] Layers { get; }
@@ -26,8 +31,14 @@ internal sealed class NetworkSpec
 
     public double[] RealArgs { get; }
 
-    /// <summary>Gets the number of output features (classes) of the last Linear layer.</summary>
-    public int OutputFeatures { get; }
+    /// <summary>Gets the output shape, batch first (<c>-1</c> for dynamic dimensions).</summary>
+    public long[] OutputShape { get; }
+
+    /// <summary>Gets the number of classes for cross-entropy: the last dimension of a rank-2 output, otherwise 0.</summary>
+    public int OutputFeatures => OutputShape.Length == 2 && OutputShape[1] > 0 ? (int)OutputShape[1] : 0;
+
+    /// <summary>Gets a SHA-256 of the layers and input (what a checkpoint must match).</summary>
+    public string Digest { get; }
 
     /// <exception cref="ArgumentException">The spec is invalid; the message names the layer, its index and the values.</exception>
     public static NetworkSpec Create(IReadOnlyList<LayerSpec> layers, TensorSpec input)
@@ -37,91 +48,129 @@ internal sealed class NetworkSpec
         ValidateInput(input);
         if (layers.Count == 0)
         {
-            throw new ArgumentException("The network has no layers; give at least one LinearLayer, for example [new FlattenLayer(), new LinearLayer(784, 10)].", nameof(layers));
+            throw new ArgumentException("The network has no layers; give at least one, for example [new FlattenLayer(), new LinearLayer(784, 10)].", nameof(layers));
         }
 
-        var copy = new LayerSpec[layers.Count];
-        int[] kinds = new int[layers.Count];
-        long[] intArgs = new long[2 * layers.Count];
-        double[] realArgs = new double[layers.Count];
-        var shape = new List<long>(input.Shape);
-        int outputFeatures = -1;
-        int lastLinear = -1;
-        for (int i = 0; i < layers.Count; i++)
+        long[] output;
+        IReadOnlyList<FlatLayer> flat;
+        try
         {
-            LayerSpec layer = layers[i] ?? throw new ArgumentException($"Layer {i} is null; every entry must be a LayerSpec.", nameof(layers));
-            copy[i] = layer;
-            switch (layer)
-            {
-                case LinearLayer linear:
-                    if (linear.InFeatures < 1 || linear.OutFeatures < 1)
-                    {
-                        throw new ArgumentException(
-                            Invariant($"LinearLayer at index {i} has InFeatures {linear.InFeatures} and OutFeatures {linear.OutFeatures}; both must be 1 or greater."),
-                            nameof(layers));
-                    }
-
-                    if (shape.Count != 2)
-                    {
-                        throw new ArgumentException(
-                            Invariant($"LinearLayer at index {i} needs an input of shape [N, {linear.InFeatures}] but receives {TensorSpec.FormatShape(shape)}; put a FlattenLayer before it."),
-                            nameof(layers));
-                    }
-
-                    if (shape[1] >= 0 && shape[1] != linear.InFeatures)
-                    {
-                        string source = lastLinear >= 0
-                            ? Invariant($"the {shape[1]} output features of LinearLayer at index {lastLinear}")
-                            : Invariant($"{shape[1]} features from input '{input.Name}' {TensorSpec.FormatShape(input.Shape)}");
-                        throw new ArgumentException(
-                            Invariant($"LinearLayer at index {i} expects {linear.InFeatures} input features but receives {source}. Make the in/out features chain."),
-                            nameof(layers));
-                    }
-
-                    kinds[i] = MkNetwork.LayerLinear;
-                    intArgs[2 * i] = linear.InFeatures;
-                    intArgs[(2 * i) + 1] = linear.OutFeatures;
-                    shape[1] = linear.OutFeatures;
-                    outputFeatures = linear.OutFeatures;
-                    lastLinear = i;
-                    break;
-                case ReluLayer:
-                    kinds[i] = MkNetwork.LayerRelu;
-                    break;
-                case FlattenLayer:
-                    kinds[i] = MkNetwork.LayerFlatten;
-                    long product = 1;
-                    for (int d = 1; d < shape.Count; d++)
-                    {
-                        product = shape[d] < 0 || product < 0 ? -1 : checked(product * shape[d]);
-                    }
-
-                    shape = [shape[0], product];
-                    break;
-                case DropoutLayer dropout:
-                    if (!(dropout.Probability >= 0 && dropout.Probability < 1))
-                    {
-                        throw new ArgumentException(
-                            $"DropoutLayer at index {i} has Probability {OptimizerSettings.Format(dropout.Probability)}; it must be in [0, 1).",
-                            nameof(layers));
-                    }
-
-                    kinds[i] = MkNetwork.LayerDropout;
-                    realArgs[i] = dropout.Probability;
-                    break;
-                default:
-                    throw new ArgumentException(
-                        $"Layer {i} is a {layer.GetType().Name}, which libtorch training does not support; use LinearLayer, ReluLayer, FlattenLayer or DropoutLayer.",
-                        nameof(layers));
-            }
+            flat = SequentialLayout.Flatten(layers);
+            output = SequentialLayout.InferOutputShape(layers, input.Shape);
         }
-
-        if (lastLinear < 0)
+        catch (ArgumentException ex)
         {
-            throw new ArgumentException("The network has no LinearLayer, so it has nothing to train and no class logits; add one, for example new LinearLayer(784, 10).", nameof(layers));
+            throw new ArgumentException(ex.Message.Replace(" (Parameter 'layer')", string.Empty, StringComparison.Ordinal), nameof(layers), ex);
         }
 
-        return new NetworkSpec(copy, kinds, intArgs, realArgs, outputFeatures);
+        if (!flat.Any(f => SequentialLayout.StateOf(f.Layer, f.Index).Any(s => !s.IsBuffer)))
+        {
+            throw new ArgumentException("The network has no layer with parameters (Linear, Conv, BatchNorm, LayerNorm or Embedding), so it has nothing to train; add one, for example new LinearLayer(784, 10).", nameof(layers));
+        }
+
+        int[] kinds = new int[flat.Count];
+        long[] ints = new long[checked(MkNetwork.IntArgs * flat.Count)];
+        double[] reals = new double[checked(MkNetwork.RealArgs * flat.Count)];
+        foreach (FlatLayer entry in flat)
+        {
+            int i = entry.Index;
+            Span<long> a = ints.AsSpan(i * MkNetwork.IntArgs, MkNetwork.IntArgs);
+            Span<double> r = reals.AsSpan(i * MkNetwork.RealArgs, MkNetwork.RealArgs);
+            kinds[i] = Encode(entry.Layer, a, r);
+        }
+
+        return new NetworkSpec([.. layers], kinds, ints, reals, output, ComputeDigest(layers, input));
+    }
+
+    private static int Encode(LayerSpec layer, Span<long> a, Span<double> r)
+    {
+        switch (layer)
+        {
+            case LinearLayer l:
+                a[0] = l.InFeatures;
+                a[1] = l.OutFeatures;
+                a[2] = l.Bias ? 1 : 0;
+                return MkNetwork.LayerLinear;
+            case Conv2dLayer c:
+                Conv(a, c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Dilation, c.Groups, c.Bias);
+                return MkNetwork.LayerConv2d;
+            case Conv1dLayer c:
+                Conv(a, c.InChannels, c.OutChannels, c.KernelSize, c.Stride, c.Padding, c.Dilation, c.Groups, c.Bias);
+                return MkNetwork.LayerConv1d;
+            case MaxPool2dLayer p:
+                (a[0], a[1], a[2]) = (p.KernelSize, p.Stride ?? p.KernelSize, p.Padding);
+                return MkNetwork.LayerMaxPool2d;
+            case AvgPool2dLayer p:
+                (a[0], a[1], a[2]) = (p.KernelSize, p.Stride ?? p.KernelSize, p.Padding);
+                return MkNetwork.LayerAvgPool2d;
+            case GlobalAvgPool2dLayer:
+                return MkNetwork.LayerGlobalAvgPool2d;
+            case BatchNorm1dLayer b:
+                (a[0], r[0], r[1]) = (b.NumFeatures, b.Epsilon, b.Momentum);
+                return MkNetwork.LayerBatchNorm1d;
+            case BatchNorm2dLayer b:
+                (a[0], r[0], r[1]) = (b.NumFeatures, b.Epsilon, b.Momentum);
+                return MkNetwork.LayerBatchNorm2d;
+            case LayerNormLayer n:
+                (a[0], r[0]) = (n.NormalizedSize, n.Epsilon);
+                return MkNetwork.LayerLayerNorm;
+            case EmbeddingLayer e:
+                (a[0], a[1]) = (e.NumEmbeddings, e.EmbeddingDim);
+                return MkNetwork.LayerEmbedding;
+            case DropoutLayer d:
+                r[0] = d.Probability;
+                return MkNetwork.LayerDropout;
+            case LeakyReluLayer l:
+                r[0] = l.NegativeSlope;
+                return MkNetwork.LayerLeakyRelu;
+            case SoftmaxLayer s:
+                a[0] = s.Dim;
+                return MkNetwork.LayerSoftmax;
+            case LogSoftmaxLayer s:
+                a[0] = s.Dim;
+                return MkNetwork.LayerLogSoftmax;
+            case ResidualBlock b:
+                (a[0], a[1]) = (b.Body.Count, b.Projection is null ? 0 : 1);
+                return MkNetwork.LayerResidual;
+            case ReluLayer:
+                return MkNetwork.LayerRelu;
+            case FlattenLayer:
+                return MkNetwork.LayerFlatten;
+            case GeluLayer:
+                return MkNetwork.LayerGelu;
+            case SiluLayer:
+                return MkNetwork.LayerSilu;
+            case SigmoidLayer:
+                return MkNetwork.LayerSigmoid;
+            case TanhLayer:
+                return MkNetwork.LayerTanh;
+            default:
+                throw new ArgumentException($"A {layer.GetType().Name} is not supported by libtorch training.", nameof(layer));
+        }
+    }
+
+    private static void Conv(Span<long> a, int inChannels, int outChannels, int kernel, int stride, int padding, int dilation, int groups, bool bias)
+    {
+        a[0] = inChannels;
+        a[1] = outChannels;
+        a[2] = kernel;
+        a[3] = stride;
+        a[4] = padding;
+        a[5] = dilation;
+        a[6] = groups;
+        a[7] = bias ? 1 : 0;
+    }
+
+    private static string ComputeDigest(IReadOnlyList<LayerSpec> layers, TensorSpec input)
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"{input.ElementType}{TensorSpec.FormatShape(input.Shape)}");
+        foreach (LayerSpec layer in layers)
+        {
+            text.Append('|').Append(JsonSerializer.Serialize(layer, TrainingJsonContext.Default.LayerSpec));
+        }
+
+        return "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())));
     }
 
     private static void ValidateInput(TensorSpec input)

@@ -26,6 +26,22 @@ internal static partial class TrainingLog
     [LoggerMessage(EventId = 3007, Level = LogLevel.Debug, Message = "Evaluated {SampleCount} samples: accuracy {Accuracy:F4}")]
     public static partial void Evaluated(ILogger logger, int sampleCount, double accuracy);
 
+    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "OMP_WAIT_POLICY is not set: idle OpenMP threads spin and can slow training several times on busy machines. Start the process with OMP_WAIT_POLICY=PASSIVE (ModelKit does not change the environment of a running process)")]
+    public static partial void OpenMpSpinning(ILogger logger);
+
     [LoggerMessage(EventId = 3006, Level = LogLevel.Error, Message = "Training run {RunId} failed")]
     public static partial void RunFailed(ILogger logger, string runId, Exception exception);
+}
+
+/// <summary>Log messages of data-parallel runs and checkpoints (event ids 3010-3019).</summary>
+internal static partial class DistributedTrainingLog
+{
+    [LoggerMessage(EventId = 3010, Level = LogLevel.Information, Message = "Joined the process group as {Group} (collective timeout {TimeoutSeconds} s)")]
+    public static partial void GroupJoined(ILogger logger, string group, double timeoutSeconds);
+
+    [LoggerMessage(EventId = 3011, Level = LogLevel.Information, Message = "Training run {RunId} wrote checkpoint '{Path}' (epoch {Epoch}, step {Step})")]
+    public static partial void CheckpointWritten(ILogger logger, string runId, string path, int epoch, long step);
+
+    [LoggerMessage(EventId = 3012, Level = LogLevel.Information, Message = "Training run {RunId} resumed from checkpoint '{Path}' (epoch {Epoch}, step {Step})")]
+    public static partial void Resumed(ILogger logger, string runId, string path, int epoch, long step);
 }

@@ -18,8 +18,6 @@ internal static class TorchLibrary
     /// <summary>The engine name carried by <see cref="NativeEngineException.Engine"/>.</summary>
     public const string Engine = "libtorch";
 
-    private const string OpenMpWaitPolicy = "OMP_WAIT_POLICY";
-
     private static readonly Lock s_lock = new();
     private static bool s_resolverSet;
     private static nint s_handle;
@@ -34,8 +32,12 @@ internal static class TorchLibrary
     /// </summary>
     /// <param name="configuredPath">An explicit path, or <see langword="null"/> for the default search.</param>
     /// <exception cref="NativeEngineException">The library cannot be loaded, or another copy is already loaded.</exception>
-    /// <param name="passiveOpenMpWait">When <see langword="true"/> and <c>OMP_WAIT_POLICY</c> is not set, sets it to <c>PASSIVE</c> before the first load (libgomp reads it once, when it is loaded).</param>
-    public static void EnsureLoaded(string? configuredPath, bool passiveOpenMpWait = true)
+    /// <remarks>
+    /// The process environment is never changed here: <c>setenv</c> while other threads run is unsafe in glibc. Thread counts
+    /// are set through libtorch's API (<c>mk_runtime_set_num_threads</c>); OpenMP's wait policy must be in the environment the
+    /// process starts with (see <see cref="TorchTrainingOptions.ThreadCount"/>).
+    /// </remarks>
+    public static void EnsureLoaded(string? configuredPath)
     {
         lock (s_lock)
         {
@@ -58,14 +60,6 @@ internal static class TorchLibrary
                 }
 
                 return;
-            }
-
-            if (passiveOpenMpWait && Environment.GetEnvironmentVariable(OpenMpWaitPolicy) is null)
-            {
-                // libgomp's default spin-waiting starves OpenBLAS's threads and other processes: measured 10-25x
-                // slower training steps with 2 threads on 2 busy cores. The native environment must be changed
-                // (Environment.SetEnvironmentVariable only changes .NET's copy on Unix).
-                _ = LibC.SetEnv(OpenMpWaitPolicy, "PASSIVE", overwrite: 0);
             }
 
             string[] candidates = fullConfigured is not null

@@ -9,14 +9,14 @@ public sealed unsafe class MkNetworkTests
     public MkNetworkTests() => TestTorch.CreateSmallMlp().Dispose(); // loads the shim through the public path
 
     [Theory]
-    [InlineData(9, 0, 0, 0.0, "layer at index 0 has unknown kind 9")]
+    [InlineData(99, 0, 0, 0.0, "layer at index 0 has unknown kind 99")]
     [InlineData(MkNetwork.LayerLinear, 0, 4, 0.0, "Linear at index 0 has in_features 0 and out_features 4; both must be 1 or greater")]
     [InlineData(MkNetwork.LayerDropout, 0, 0, 1.0, "Dropout at index 0 has probability 1.000000; it must be in [0, 1)")]
     public void Create_InvalidLayer_ReturnsInvalidArgumentWithMessage(int kind, long inFeatures, long outFeatures, double p, string expected)
     {
         int[] kinds = [kind];
-        long[] ints = [inFeatures, outFeatures];
-        double[] reals = [p];
+        long[] ints = [inFeatures, outFeatures, 1, 0, 0, 0, 0, 0];
+        double[] reals = [p, 0];
         NetworkSafeHandle handle;
         int status;
         fixed (int* k = kinds)
@@ -37,8 +37,8 @@ public sealed unsafe class MkNetworkTests
     public void Create_LinearLayersNotChaining_NamesBothLayers()
     {
         int[] kinds = [MkNetwork.LayerLinear, MkNetwork.LayerRelu, MkNetwork.LayerLinear];
-        long[] ints = [4, 8, 0, 0, 6, 3];
-        double[] reals = [0, 0, 0];
+        long[] ints = [4, 8, 1, 0, 0, 0, 0, 0, /* relu */ 0, 0, 0, 0, 0, 0, 0, 0, 6, 3, 1, 0, 0, 0, 0, 0];
+        double[] reals = [0, 0, 0, 0, 0, 0];
         int status;
         fixed (int* k = kinds)
         fixed (long* i = ints)

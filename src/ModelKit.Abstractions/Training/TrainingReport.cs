@@ -1,6 +1,6 @@
 namespace ModelKit.Training;
 
-/// <summary>The outcome of a training run of <see cref="Trainer.TrainAsync"/>.</summary>
+/// <summary>The outcome of a training run of <c>Trainer.TrainAsync</c>.</summary>
 /// <param name="Epochs">One report per epoch, in order.</param>
 /// <param name="Elapsed">The run's wall-clock time.</param>
 /// <param name="RunId">A unique identifier of the run (32 lowercase hex digits, time-ordered UUID v7), for lineage such as <c>ModelLineage.TrainingRunId</c>.</param>

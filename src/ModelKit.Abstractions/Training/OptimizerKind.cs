@@ -8,4 +8,7 @@ public enum OptimizerKind
 
     /// <summary>Stochastic gradient descent with optional momentum, libtorch's <c>torch::optim::SGD</c>.</summary>
     Sgd,
+
+    /// <summary>AdamW: Adam with decoupled weight decay (Loshchilov and Hutter, 2019), libtorch's <c>torch::optim::AdamW</c>.</summary>
+    AdamW,
 }

@@ -37,15 +37,26 @@ public sealed record OptimizerSettings
     /// <value>The default is 0.</value>
     public double Momentum { get; init; }
 
+    /// <summary>Gets the SGD dampening of the momentum buffer, 0 or greater (PyTorch's <c>dampening</c>).</summary>
+    /// <value>The default is 0.</value>
+    public double Dampening { get; init; }
+
+    /// <summary>Gets whether SGD uses Nesterov momentum (Sutskever et al., 2013); needs <see cref="Momentum"/> greater than 0 and <see cref="Dampening"/> 0.</summary>
+    /// <value>The default is <see langword="false"/>.</value>
+    public bool Nesterov { get; init; }
+
     /// <summary>Checks every value.</summary>
     /// <exception cref="ArgumentException">A value is out of range; the message names it, quotes it and gives the accepted range.</exception>
     public void Validate() => Validate(nameof(OptimizerSettings));
 
-    internal void Validate(string owner)
+    /// <summary>Checks every setting, naming the owner in messages.</summary>
+    /// <param name="owner">The options type to name, for example <c>TrainingRunOptions</c>.</param>
+    /// <exception cref="ArgumentException">A setting is out of range; the message quotes it.</exception>
+    public void Validate(string owner)
     {
         if (!Enum.IsDefined(Kind))
         {
-            throw Invalid(owner, "Optimizer", Kind.ToString(), "Adam or Sgd");
+            throw Invalid(owner, "Optimizer", Kind.ToString(), "Adam, AdamW or Sgd");
         }
 
         if (!double.IsFinite(LearningRate) || LearningRate <= 0)
@@ -58,16 +69,27 @@ public sealed record OptimizerSettings
         CheckNonNegative(owner, nameof(Epsilon), Epsilon);
         CheckNonNegative(owner, nameof(WeightDecay), WeightDecay);
         CheckUnitInterval(owner, nameof(Momentum), Momentum);
-        if (Kind == OptimizerKind.Adam && Momentum != 0)
+        CheckNonNegative(owner, nameof(Dampening), Dampening);
+        if (Nesterov && (Kind != OptimizerKind.Sgd || Momentum <= 0 || Dampening != 0))
         {
             throw Invalid(
-                $"{owner}.Momentum is {Format(Momentum)} but the optimizer is Adam, which has no momentum parameter (it uses Beta1 = {Format(Beta1)}). " +
+                $"{owner}.Nesterov is true but the optimizer is {Kind} with Momentum {Format(Momentum)} and Dampening {Format(Dampening)}; Nesterov momentum needs Sgd, Momentum greater than 0 and Dampening 0.",
+                nameof(Nesterov));
+        }
+
+        if (Kind != OptimizerKind.Sgd && (Momentum != 0 || Dampening != 0))
+        {
+            throw Invalid(
+                $"{owner}.Momentum is {Format(Momentum)} but the optimizer is {Kind}, which has no momentum parameter (it uses Beta1 = {Format(Beta1)}). " +
                 "Set Momentum to 0, or choose OptimizerKind.Sgd.",
                 nameof(Momentum));
         }
     }
 
-    internal static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
+    /// <summary>Formats a number for messages (round-trip, invariant culture).</summary>
+    /// <param name="value">The number.</param>
+    /// <returns>The text.</returns>
+    public static string Format(double value) => value.ToString("R", CultureInfo.InvariantCulture);
 
     internal static ArgumentException Invalid(string owner, string property, string value, string expected) =>
         Invalid($"{owner}.{property} is {value}; it must be {expected}.", property);
