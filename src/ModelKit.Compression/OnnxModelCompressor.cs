@@ -13,7 +13,7 @@ namespace ModelKit.Compression;
 /// <summary>
 /// The ONNX implementation of <see cref="IModelCompressor"/>: parses the model with ModelKit.Onnx (as untrusted input),
 /// applies each recipe step to the <c>ModelProto</c>, removes initializers nothing reads any more, validates the result
-/// with <see cref="OnnxModel.Validate"/>, and (when it has an <see cref="IInferenceSessionFactory"/>) checks that ONNX
+/// with <see cref="OnnxModel.Validate(ModelKit.Onnx.Protobuf.ModelProto)"/>, and (when it has an <see cref="IInferenceSessionFactory"/>) checks that ONNX
 /// Runtime loads it. Thread-safe: every call works on its own copy of the model. Register it with
 /// <c>services.AddModelKit().AddCompression()</c>.
 /// </summary>

@@ -18,7 +18,7 @@ public sealed class StringTensor : Tensor
 
     /// <summary>Not supported: strings have no fixed-size byte form.</summary>
     /// <exception cref="NotSupportedException">Always.</exception>
-    public override int ByteLength => throw new NotSupportedException("A string tensor has no fixed-size byte form; read StringTensor.Data instead.");
+    public override long ByteLength => throw new NotSupportedException("A string tensor has no fixed-size byte form; read StringTensor.Data instead.");
 
     /// <summary>Not supported: strings have no fixed-size byte form.</summary>
     /// <exception cref="NotSupportedException">Always.</exception>

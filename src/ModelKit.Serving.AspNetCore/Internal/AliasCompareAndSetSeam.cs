@@ -14,7 +14,7 @@ internal readonly record struct AliasSetOutcome(bool Conflict, int? CurrentVersi
 /// MERGE SEAM (to switch when the registry's alias compare-and-set and history reader land on IModelRegistry):
 /// the only place the endpoints and the <c>modelkit</c> command set an alias with an expected current version and read
 /// an alias's history. Today <see cref="SetAliasAsync"/> reads the alias with <see cref="IModelRegistry.GetAliasesAsync"/>
-/// and then calls <see cref="IModelRegistry.SetAliasAsync"/> under a process-wide lock: atomic against callers in this
+/// and then calls <see cref="IModelRegistry.SetAliasAsync(string, string, int, CancellationToken)"/> under a process-wide lock: atomic against callers in this
 /// process, not against other processes. <see cref="GetHistoryAsync"/> calls the SQLite registry's internal
 /// <c>GetAliasHistoryAsync(name, alias, ct)</c> by reflection and returns <see langword="null"/> for a registry without it.
 /// Replace both bodies with the registry's own calls at merge.

@@ -584,7 +584,7 @@ internal sealed class DynamicBatcher
 
         Tensor merged = OrtTensors.Allocate(first.ElementType, shape);
         using System.Buffers.MemoryHandle pin = merged.Pin();
-        var destination = new Span<byte>(pin.Pointer, merged.ByteLength);
+        var destination = new Span<byte>(pin.Pointer, checked((int)merged.ByteLength));
         int offset = 0;
         foreach (Request r in requests)
         {
@@ -606,10 +606,10 @@ internal sealed class DynamicBatcher
             return StringTensor.Create(strings.Span.Slice(rowOffset * perRow, rowCount * perRow).ToArray(), shape);
         }
 
-        int rowBytes = output.ByteLength / Math.Max(totalRows, 1);
+        int rowBytes = checked((int)(output.ByteLength / Math.Max(totalRows, 1)));
         Tensor part = OrtTensors.Allocate(output.ElementType, shape);
         using System.Buffers.MemoryHandle pin = part.Pin();
-        output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes).CopyTo(new Span<byte>(pin.Pointer, part.ByteLength));
+        output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes).CopyTo(new Span<byte>(pin.Pointer, checked((int)part.ByteLength)));
         return part;
     }
 
