@@ -53,6 +53,20 @@ internal static class BenchmarkModels
         return pixels;
     }
 
+    /// <summary>The folder holding ModelKit.sln (BenchmarkDotNet runs each case from a generated folder below it).</summary>
+    public static string RepositoryRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ModelKit.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        return Environment.CurrentDirectory;
+    }
+
     /// <summary>Nearest-rank percentile of <paramref name="sorted"/> (ascending).</summary>
     public static double Percentile(double[] sorted, double p) => sorted.Length == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p / 100 * sorted.Length) - 1, 0, sorted.Length - 1)];
 
@@ -60,7 +74,7 @@ internal static class BenchmarkModels
     public static void WriteLatencies(string suite, string method, string parameters, List<double> microseconds)
     {
         double[] sorted = [.. microseconds.Order()];
-        string dir = Path.Combine(Environment.CurrentDirectory, "BenchmarkDotNet.Artifacts", "results");
+        string dir = Path.Combine(RepositoryRoot(), "BenchmarkDotNet.Artifacts", "results");
         Directory.CreateDirectory(dir);
         string file = Path.Combine(dir, "latency.csv");
         if (!File.Exists(file))
