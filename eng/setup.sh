@@ -9,7 +9,7 @@ mkdir -p "$lib_dir"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make)
+apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make curl jq)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
