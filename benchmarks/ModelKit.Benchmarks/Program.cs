@@ -1,4 +1,6 @@
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Running;
 
-// Run all suites: dotnet run -c Release --project benchmarks/ModelKit.Benchmarks -- --filter '*'
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Run through eng/bench.sh: bash eng/bench.sh '*'  (or a filter such as '*DynamicBatching*').
+// Each case runs in its own generated process; on a busy machine building that project takes minutes, hence the timeout.
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, DefaultConfig.Instance.WithBuildTimeout(TimeSpan.FromMinutes(15)));

@@ -150,11 +150,21 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     public async Task<ModelVersion> ReloadAsync(ModelReference reference, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        Generation held = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
-        held.Release();
-        Entry entry = _entries[reference.ToString()];
-        await ReloadEntryAsync(entry, explicitReload: true, cancellationToken).ConfigureAwait(false);
-        return entry.Current!.Version;
+        while (true)
+        {
+            Generation held = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
+            held.Release();
+            if (_entries.TryGetValue(reference.ToString(), out Entry? entry))
+            {
+                await ReloadEntryAsync(entry, explicitReload: true, cancellationToken).ConfigureAwait(false);
+                if (entry.Current is { } current)
+                {
+                    return current.Version;
+                }
+            }
+
+            // Unloaded by the budget meanwhile: load it again and retry.
+        }
     }
 
     /// <inheritdoc />
@@ -393,8 +403,8 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             }
 
             var entry = new Entry(key, reference) { LastUsed = _time.GetTimestamp() };
-            _entries[key] = entry;
             entry.InitialLoad = Task.Run(() => InitialLoadAsync(entry));
+            _entries[key] = entry; // published only with its load set: readers outside the lock await it
             return entry;
         }
     }
@@ -403,7 +413,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     {
         IModelRegistry registry = RequireRegistry(entry.Key);
         ModelVersion version = await registry.ResolveAsync(entry.Reference).ConfigureAwait(false);
-        Generation generation = await LoadGenerationAsync(entry.Key, version, CancellationToken.None).ConfigureAwait(false);
+        Generation generation = await LoadGenerationAsync(entry.Key, version, CancellationToken.None, replacing: false).ConfigureAwait(false);
         lock (_gate)
         {
             if (Volatile.Read(ref _disposed) != 0)
@@ -419,7 +429,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     }
 
     /// <summary>Returns a generation of <paramref name="version"/> holding one binding for the caller: an existing one, or a new one loaded and warmed up.</summary>
-    private async Task<Generation> LoadGenerationAsync(string reference, ModelVersion version, CancellationToken cancellationToken)
+    private async Task<Generation> LoadGenerationAsync(string reference, ModelVersion version, CancellationToken cancellationToken, bool replacing = true)
     {
         string generationKey = version.Reference.ToString();
         lock (_gate)
@@ -443,7 +453,16 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             session = await _factory.LoadVersionAsync(version, runtime, cancellationToken).ConfigureAwait(false);
             if (warmUp)
             {
-                WarmUp(session);
+                try
+                {
+                    WarmUp(session);
+                }
+                catch (ModelKitException ex) when (!replacing)
+                {
+                    // Nothing serves this reference yet, so a model that rejects the synthetic request (for example one
+                    // whose dynamic dimensions must be larger than 1) still serves real requests; the failure is logged.
+                    ServingLog.WarmUpFailed(_logger, ex, reference);
+                }
             }
         }
         catch (Exception ex)
