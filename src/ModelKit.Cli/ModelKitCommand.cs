@@ -178,7 +178,7 @@ internal static class ModelKitCommand
         }));
         var alias = new Command("alias", "Move aliases and read their history.") { aliasSet, aliasHistory };
 
-        var urls = new Option<string[]>("--urls") { Description = "REST endpoints, HTTP/1.1 (and HTTP/2 with TLS). Default: http://127.0.0.1:8080.", DefaultValueFactory = _ => ["http://127.0.0.1:8080"] };
+        var urls = new Option<string[]>("--urls") { Description = "REST endpoints, HTTP/1.1 (cleartext Kestrel cannot offer HTTP/2 beside HTTP/1.1 on one port). Default: http://127.0.0.1:8080.", DefaultValueFactory = _ => ["http://127.0.0.1:8080"] };
         var grpcUrls = new Option<string[]>("--grpc-urls") { Description = "Cleartext HTTP/2 endpoints: gRPC, and REST for prior-knowledge HTTP/2 clients. Default: http://127.0.0.1:8081.", DefaultValueFactory = _ => ["http://127.0.0.1:8081"] };
         var models = new Option<string[]>("--model") { Description = "A model reference to load at start; the server is ready once all are loaded. Repeat for more." };
         var maxBatch = new Option<int?>("--max-batch-size") { Description = "The dynamic batcher's largest batch (rows). Default: 64." };
@@ -195,7 +195,7 @@ internal static class ModelKitCommand
             {
                 foreach (string url in parse.GetValue(urls) ?? [])
                 {
-                    Listen(k, url, HttpProtocols.Http1AndHttp2);
+                    Listen(k, url, HttpProtocols.Http1);
                 }
 
                 foreach (string url in parse.GetValue(grpcUrls) ?? [])
