@@ -9,7 +9,7 @@ mkdir -p "$lib_dir"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make)
+apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make curl jq)
 # ModelKit.Monitoring's tests: a real Alertmanager (v2 API) and promtool for the example alerting rules.
 apt_packages+=(prometheus-alertmanager prometheus)
 missing=()

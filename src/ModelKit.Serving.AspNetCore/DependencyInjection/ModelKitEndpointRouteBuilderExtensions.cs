@@ -40,9 +40,11 @@ public static class ModelKitEndpointRouteBuilderExtensions
             .WithName("OipModelReady").WithSummary("200 when the default version is loaded, 503 when it is not, 404 when unknown.");
         v2.MapGet("/models/{name}/versions/{version}/ready", (string name, string version, InferenceEndpointHandler h, CancellationToken ct) => OipRestEndpoints.ModelReady(name, version, h, ct))
             .WithName("OipModelVersionReady").WithSummary("200 when the version is loaded, 503 when it is not, 404 when unknown.");
-        v2.MapPost("/models/{name}/infer", OipRestEndpoints.Infer)
+        v2.MapPost("/models/{name}/infer", (string name, HttpContext context) => OipRestEndpoints.Infer(context))
+            .Accepts<Stream>("application/json", "application/octet-stream").Produces(200, contentType: "application/json").Produces<ErrorBody>(400).Produces<ErrorBody>(404).Produces<ErrorBody>(429).Produces<ErrorBody>(503).Produces<ErrorBody>(504)
             .WithName("OipModelInfer").WithSummary("Runs an inference request on the default version (JSON or the binary tensor data extension).");
-        v2.MapPost("/models/{name}/versions/{version}/infer", OipRestEndpoints.Infer)
+        v2.MapPost("/models/{name}/versions/{version}/infer", (string name, string version, HttpContext context) => OipRestEndpoints.Infer(context))
+            .Accepts<Stream>("application/json", "application/octet-stream").Produces(200, contentType: "application/json").Produces<ErrorBody>(400).Produces<ErrorBody>(404).Produces<ErrorBody>(429).Produces<ErrorBody>(503).Produces<ErrorBody>(504)
             .WithName("OipModelVersionInfer").WithSummary("Runs an inference request on a version (digits) or alias (any other string).");
         return v2;
     }
@@ -102,7 +104,7 @@ public static class ModelKitEndpointRouteBuilderExtensions
             .WithName("ModelKitGetVersion").WithSummary("Shows a version (digits) or an alias's version: signature, metrics, tags, lineage, aliases.").Produces<VersionBody>().Produces<ErrorBody>(404);
         m.MapPut("/models/{name}/aliases/{alias}", ManagementEndpoints.SetAlias)
             .WithName("ModelKitSetAlias").WithSummary("Points an alias at a version; with expected_version, only when it points at that version now (409 otherwise).")
-            .Produces<AliasBody>().Produces<AliasConflictBody>(409).Produces<ErrorBody>(404);
+            .Accepts<SetAliasBody>("application/json").Produces<AliasBody>().Produces<AliasConflictBody>(409).Produces<ErrorBody>(404);
         m.MapGet("/models/{name}/aliases/{alias}/history", ManagementEndpoints.AliasHistory)
             .WithName("ModelKitAliasHistory").WithSummary("Lists every recorded move of an alias, oldest first.").Produces<AliasHistoryBody>().Produces<ErrorBody>(404);
         m.MapGet("/loaded", ManagementEndpoints.Loaded)

@@ -91,12 +91,6 @@ internal sealed class InferenceEndpointHandler
 
         IReadOnlyDictionary<string, int> aliases = await _registry.GetAliasesAsync(name, cancellationToken).ConfigureAwait(false);
         ModelReference reference = aliases.ContainsKey(_options.DefaultAlias) ? ModelReference.ForAlias(name, _options.DefaultAlias) : ModelReference.Latest(name);
-        if (aliases.Count == 0)
-        {
-            // Throws ModelNotFoundException for an unknown model, so that it is not cached.
-            await _registry.ListVersionsAsync(name, cancellationToken).ConfigureAwait(false);
-        }
-
         _defaults[name] = (reference, now + (long)(_options.DefaultAliasCacheDuration.TotalSeconds * _time.TimestampFrequency));
         return reference;
     }

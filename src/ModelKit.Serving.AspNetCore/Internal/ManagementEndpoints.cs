@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,6 +18,10 @@ internal static class ManagementEndpoints
         Guard("show", name, async () =>
         {
             IReadOnlyList<ModelVersion> versions = await registry.ListVersionsAsync(ValidName(name), cancellationToken);
+            if (versions.Count == 0)
+            {
+                throw new InferenceProtocolException(404, $"No model named '{name}' is registered; GET /modelkit/v1/models lists the registered models.");
+            }
             IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(name, cancellationToken);
             return Results.Json(
                 new ModelSummaryBody(name, [.. versions.Select(v => new VersionSummaryBody(v.Version, v.Digest, v.SizeBytes, v.CreatedAt, v.Description))], aliases),
@@ -75,9 +80,19 @@ internal static class ManagementEndpoints
             return Results.Json(VersionBody.From(version, aliases), EndpointsJsonContext.Default.VersionBody, statusCode: 201);
         });
 
-    public static Task<IResult> SetAlias(HttpContext context, string name, string alias, SetAliasBody body, IModelRegistry registry, ILoggerFactory loggers) =>
+    public static Task<IResult> SetAlias(HttpContext context, string name, string alias, IModelRegistry registry, ILoggerFactory loggers) =>
         Guard("alias", name, async () =>
         {
+            SetAliasBody? body;
+            try
+            {
+                body = await JsonSerializer.DeserializeAsync(context.Request.Body, EndpointsJsonContext.Default.SetAliasBody, context.RequestAborted);
+            }
+            catch (JsonException ex)
+            {
+                throw InferenceProtocolException.BadRequest($"The body must be {{\"version\": N}}, optionally with \"expected_version\": M: {ex.Message}");
+            }
+
             ValidName(name);
             if (!ModelName.IsValid(alias))
             {
@@ -110,8 +125,6 @@ internal static class ManagementEndpoints
             IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(name, cancellationToken);
             if (!aliases.ContainsKey(alias))
             {
-                // Throws for an unknown model; an unknown alias of a known model is a 404 too.
-                await registry.ListVersionsAsync(name, cancellationToken);
                 throw new InferenceProtocolException(404, $"Model '{name}' has no alias '{InferenceEndpointHandler.Shorten(alias)}'; its aliases are: {(aliases.Count == 0 ? "none" : string.Join(", ", aliases.Keys))}.");
             }
 

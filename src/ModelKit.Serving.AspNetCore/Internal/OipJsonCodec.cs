@@ -123,6 +123,10 @@ internal static class OipJsonCodec
         {
             throw InferenceProtocolException.BadRequest($"The request body is not valid JSON: {ex.Message}");
         }
+        catch (InvalidOperationException ex) when (ex.InnerException is DecoderFallbackException)
+        {
+            throw InferenceProtocolException.BadRequest("The request body holds a JSON string that is not valid UTF-8; send UTF-8 text.");
+        }
 
         if (binaryOffset != binary.Length)
         {

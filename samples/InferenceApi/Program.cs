@@ -1,0 +1,79 @@
+using System.Text;
+using InferenceApi;
+using Microsoft.AspNetCore.Authentication.JwtBearer;
+using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.IdentityModel.Tokens;
+using ModelKit.Diagnostics;
+using ModelKit.Serving.AspNetCore;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
+
+var builder = WebApplication.CreateBuilder(args);
+ConfigurationManager config = builder.Configuration;
+
+// 1. ModelKit: the registry in a data directory, ONNX Runtime serving, the Open Inference Protocol endpoints.
+builder.Services.AddModelKit(o => o.DataDirectory = config["ModelKit:DataDirectory"] ?? "./modelkit-data")
+    .AddOnnx()
+    .AddModelRegistry()
+    .AddOnnxRuntimeServing()
+    .AddInferenceEndpoints(o => config.GetSection("ModelKit:Endpoints").Bind(o));
+
+// 2. Who may manage models: an API key (header X-Api-Key) or a JWT bearer token signed with the configured key.
+string[] apiKeys = config.GetSection("Auth:ApiKeys").Get<string[]>() ?? [];
+string? jwtKey = config["Auth:Jwt:SigningKey"];
+builder.Services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+    .AddScheme<ApiKeyAuthenticationOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, o => o.Keys = apiKeys)
+    .AddJwtBearer(o =>
+    {
+        o.MapInboundClaims = false;
+        o.TokenValidationParameters = new TokenValidationParameters
+        {
+            ValidIssuer = config["Auth:Jwt:Issuer"] ?? "modelkit",
+            ValidAudience = config["Auth:Jwt:Audience"] ?? "modelkit-management",
+            // Without a configured key no token validates: JWT is off.
+            IssuerSigningKey = new SymmetricSecurityKey(Encoding.UTF8.GetBytes(jwtKey is { Length: >= 32 } ? jwtKey : Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N"))),
+        };
+    });
+builder.Services.AddAuthorizationBuilder()
+    .AddPolicy(InferenceEndpointsOptions.DefaultManagementPolicy, p => p
+        .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName, JwtBearerDefaults.AuthenticationScheme)
+        .RequireAuthenticatedUser());
+
+// 3. Telemetry: ModelKit's meters to a Prometheus scrape endpoint (/metrics); metrics and traces over OTLP when
+//    OTEL_EXPORTER_OTLP_ENDPOINT is set.
+bool otlp = !string.IsNullOrEmpty(config["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+builder.Services.AddOpenTelemetry()
+    .ConfigureResource(r => r.AddService("modelkit-inference-api"))
+    .WithMetrics(m =>
+    {
+        m.AddMeter(ModelKitTelemetry.ServingName, ModelKitTelemetry.RegistryName, "ModelKit.Serving.AspNetCore", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
+        m.AddPrometheusExporter();
+        if (otlp)
+        {
+            m.AddOtlpExporter();
+        }
+    })
+    .WithTracing(t =>
+    {
+        t.AddSource(ModelKitTelemetry.ServingName, ModelKitTelemetry.RegistryName);
+        if (otlp)
+        {
+            t.AddOtlpExporter();
+        }
+    });
+
+builder.Services.AddOpenApi();
+
+var app = builder.Build();
+app.MapModelKitInference();
+app.MapModelKitGrpc();
+app.MapModelKitManagement();
+app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
+app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
+app.MapPrometheusScrapingEndpoint();
+app.MapOpenApi();
+app.Run();
+
+/// <summary>The sample's entry point; public for WebApplicationFactory in the tests.</summary>
+public partial class Program;

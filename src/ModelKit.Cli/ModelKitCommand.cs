@@ -1,0 +1,384 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using ModelKit.Registry;
+using ModelKit.Serving;
+using ModelKit.Serving.AspNetCore.Internal;
+
+namespace ModelKit.Cli;
+
+/// <summary>Exit codes of the modelkit command.</summary>
+internal static class ExitCodes
+{
+    public const int Success = 0;
+    public const int Usage = 1;
+    public const int NotFound = 2;
+    public const int Conflict = 3;
+}
+
+/// <summary>A failure with its exit code; the message is printed as one line on stderr.</summary>
+internal sealed class CliException(int exitCode, string message) : Exception(message)
+{
+    public int ExitCode { get; } = exitCode;
+}
+
+/// <summary>
+/// The <c>modelkit</c> command: register, list, show, alias set/history, serve, predict. The data directory comes from
+/// <c>--data-dir</c>, else <c>MODELKIT_DATA_DIR</c>, else <c>./modelkit-data</c>. Exit codes: 0 success, 1 usage error,
+/// 2 not found, 3 conflict, each failure with one line on stderr.
+/// </summary>
+internal static class ModelKitCommand
+{
+    public static async Task<int> InvokeAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var dataDir = new Option<string?>("--data-dir") { Description = "The ModelKit data directory (registry.db and blobs). Default: $MODELKIT_DATA_DIR, else ./modelkit-data.", Recursive = true };
+        var root = new RootCommand("modelkit: register, version, alias, serve and query ONNX models.") { dataDir };
+
+        var registerName = new Argument<string>("NAME") { Description = "The model name, for example fashion-mnist." };
+        var registerFile = new Argument<FileInfo>("FILE") { Description = "The ONNX model file." };
+        var registerAlias = new Option<string?>("--alias") { Description = "Point this alias at the new version." };
+        var registerTags = new Option<string[]>("--tag") { Description = "A tag, key=value; repeat for more.", AllowMultipleArgumentsPerToken = false };
+        var registerMetrics = new Option<string[]>("--metric") { Description = "A metric, key=number; repeat for more." };
+        var registerDescription = new Option<string?>("--description") { Description = "A description of the version." };
+        var register = new Command("register", "Register FILE as the next version of NAME.") { registerName, registerFile, registerAlias, registerTags, registerMetrics, registerDescription };
+        register.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            FileInfo file = parse.GetValue(registerFile)!;
+            if (!file.Exists)
+            {
+                throw new CliException(ExitCodes.NotFound, $"File '{file.FullName}' does not exist.");
+            }
+
+            var registration = new ModelRegistration(parse.GetValue(registerName)!)
+            {
+                Tags = Pairs(parse.GetValue(registerTags), "--tag", s => s),
+                Metrics = Pairs(parse.GetValue(registerMetrics), "--metric", s => double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)
+                    ? d
+                    : throw new CliException(ExitCodes.Usage, $"--metric value '{s}' is not a number; write it like accuracy=0.91.")),
+                Description = parse.GetValue(registerDescription),
+            };
+            await using FileStream content = file.OpenRead();
+            ModelVersion version = await registry.RegisterAsync(registration, content, ct);
+            string? alias = parse.GetValue(registerAlias);
+            if (alias is not null)
+            {
+                await registry.SetAliasAsync(version.Name, alias, version.Version, ct);
+            }
+
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"registered {version.Name}/{version.Version} {version.Digest} {version.SizeBytes} bytes{(alias is null ? "" : $" alias {alias}")}"));
+        }));
+
+        var listName = new Argument<string?>("NAME") { Description = "List this model's versions; without it, list the models.", Arity = ArgumentArity.ZeroOrOne };
+        var list = new Command("list", "List the registered models, or one model's versions and aliases.") { listName };
+        list.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            string? name = parse.GetValue(listName);
+            if (name is null)
+            {
+                foreach (string model in await registry.ListModelsAsync(ct))
+                {
+                    IReadOnlyList<ModelVersion> versions = await registry.ListVersionsAsync(model, ct);
+                    IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(model, ct);
+                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{model}\t{versions.Count} versions\t{FormatAliases(aliases)}"));
+                }
+
+                return;
+            }
+
+            IReadOnlyList<ModelVersion> all = await registry.ListVersionsAsync(name, ct);
+            if (all.Count == 0)
+            {
+                throw new CliException(ExitCodes.NotFound, $"No model named '{name}' is registered; 'modelkit list' lists the models.");
+            }
+
+            IReadOnlyDictionary<string, int> byAlias = await registry.GetAliasesAsync(name, ct);
+            foreach (ModelVersion v in all)
+            {
+                string aliases = string.Join(",", byAlias.Where(a => a.Value == v.Version).Select(a => a.Key).Order(StringComparer.Ordinal));
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{v.Name}/{v.Version}\t{v.CreatedAt:yyyy-MM-ddTHH:mm:ssZ}\t{v.Digest[..19]}…\t{v.SizeBytes} bytes\t{aliases}"));
+            }
+        }));
+
+        var showRef = new Argument<string>("REF") { Description = "A model reference: name, name/3, name@production." };
+        var show = new Command("show", "Show a version: signature, metrics, tags, lineage and aliases, as JSON.") { showRef };
+        show.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            ModelVersion version = await registry.ResolveAsync(ParseReference(parse.GetValue(showRef)!), ct);
+            IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(version.Name, ct);
+            string json = JsonSerializer.Serialize(VersionBody.From(version, aliases), new JsonSerializerOptions(EndpointsJsonContext.Default.Options) { WriteIndented = true }.GetTypeInfo(typeof(VersionBody)));
+            await stdout.WriteLineAsync(json);
+        }));
+
+        var aliasName = new Argument<string>("NAME") { Description = "The model name." };
+        var aliasAlias = new Argument<string>("ALIAS") { Description = "The alias, for example production." };
+        var aliasVersion = new Argument<int>("VERSION") { Description = "The version the alias should point at." };
+        var aliasExpect = new Option<int?>("--expect") { Description = "Move the alias only if it points at this version now (exit code 3 otherwise)." };
+        var aliasSet = new Command("set", "Point ALIAS of NAME at VERSION.") { aliasName, aliasAlias, aliasVersion, aliasExpect };
+        aliasSet.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            string name = parse.GetValue(aliasName)!;
+            string alias = parse.GetValue(aliasAlias)!;
+            int version = parse.GetValue(aliasVersion);
+            int? expected = parse.GetValue(aliasExpect);
+            AliasSetOutcome outcome = await AliasCompareAndSetSeam.SetAliasAsync(registry, name, alias, version, expected, ct);
+            if (outcome.Conflict)
+            {
+                string now = outcome.CurrentVersion is int c ? string.Create(CultureInfo.InvariantCulture, $"version {c}") : "no version (it does not exist)";
+                throw new CliException(ExitCodes.Conflict, string.Create(CultureInfo.InvariantCulture, $"Alias '{alias}' of '{name}' points at {now}, not at the expected version {expected}; nothing changed."));
+            }
+
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{name}@{alias} -> {version}{(outcome.CurrentVersion is int p ? $" (was {p})" : " (new)")}"));
+        }));
+
+        var historyName = new Argument<string>("NAME") { Description = "The model name." };
+        var historyAlias = new Argument<string?>("ALIAS") { Description = "One alias; without it, every alias of the model.", Arity = ArgumentArity.ZeroOrOne };
+        var aliasHistory = new Command("history", "List every recorded move of the model's aliases, oldest first.") { historyName, historyAlias };
+        aliasHistory.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            string name = parse.GetValue(historyName)!;
+            if ((await registry.ListVersionsAsync(name, ct)).Count == 0)
+            {
+                throw new CliException(ExitCodes.NotFound, $"No model named '{name}' is registered.");
+            }
+
+            IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(name, ct);
+            string? only = parse.GetValue(historyAlias);
+            if (only is not null && !aliases.ContainsKey(only))
+            {
+                throw new CliException(ExitCodes.NotFound, $"Model '{name}' has no alias '{only}'; its aliases are: {FormatAliases(aliases)}.");
+            }
+
+            foreach (string alias in only is null ? [.. aliases.Keys.Order(StringComparer.Ordinal)] : new[] { only })
+            {
+                IReadOnlyList<AliasHistoryEntry> history = await AliasCompareAndSetSeam.GetHistoryAsync(registry, name, alias, ct)
+                    ?? throw new CliException(ExitCodes.Usage, $"The registry in use ({registry.GetType().Name}) does not expose alias history.");
+                foreach (AliasHistoryEntry h in history)
+                {
+                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{h.ChangedAt:yyyy-MM-ddTHH:mm:ss.fffZ}\t{name}@{h.Alias}\t{(h.OldVersion is int o ? o.ToString(CultureInfo.InvariantCulture) : "-")} -> {h.NewVersion}"));
+                }
+            }
+        }));
+        var alias = new Command("alias", "Move aliases and read their history.") { aliasSet, aliasHistory };
+
+        var urls = new Option<string[]>("--urls") { Description = "REST endpoints, HTTP/1.1 (cleartext Kestrel cannot offer HTTP/2 beside HTTP/1.1 on one port). Default: http://127.0.0.1:8080.", DefaultValueFactory = _ => ["http://127.0.0.1:8080"] };
+        var grpcUrls = new Option<string[]>("--grpc-urls") { Description = "Cleartext HTTP/2 endpoints: gRPC, and REST for prior-knowledge HTTP/2 clients. Default: http://127.0.0.1:8081.", DefaultValueFactory = _ => ["http://127.0.0.1:8081"] };
+        var models = new Option<string[]>("--model") { Description = "A model reference to load at start; the server is ready once all are loaded. Repeat for more." };
+        var maxBatch = new Option<int?>("--max-batch-size") { Description = "The dynamic batcher's largest batch (rows). Default: 64." };
+        var maxDelay = new Option<int?>("--max-queue-delay-us") { Description = "How long a request may wait for others to batch with, in microseconds. Default: 2000." };
+        var noBatching = new Option<bool>("--no-batching") { Description = "Run every request alone." };
+        var serve = new Command("serve", "Serve the registry over the Open Inference Protocol v2: REST and gRPC.") { urls, grpcUrls, models, maxBatch, maxDelay, noBatching };
+        serve.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            string directory = DataDirectory(parse.GetValue(dataDir));
+            Directory.CreateDirectory(directory);
+            WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory });
+            builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            builder.WebHost.ConfigureKestrel(k =>
+            {
+                foreach (string url in parse.GetValue(urls) ?? [])
+                {
+                    Listen(k, url, HttpProtocols.Http1);
+                }
+
+                foreach (string url in parse.GetValue(grpcUrls) ?? [])
+                {
+                    Listen(k, url, HttpProtocols.Http2);
+                }
+            });
+            int? batch = parse.GetValue(maxBatch);
+            int? delay = parse.GetValue(maxDelay);
+            bool off = parse.GetValue(noBatching);
+            string[] preload = parse.GetValue(models) ?? [];
+            foreach (string reference in preload)
+            {
+                ParseReference(reference);
+            }
+
+            builder.Services.AddModelKit(o => o.DataDirectory = directory).AddOnnx().AddModelRegistry().AddOnnxRuntimeServing()
+                .ConfigureSessionPool(o =>
+                {
+                    o.Batching.Enabled = !off;
+                    if (batch is int b)
+                    {
+                        o.Batching.MaxBatchSize = b;
+                    }
+
+                    if (delay is int d)
+                    {
+                        o.Batching.MaxQueueDelay = TimeSpan.FromMicroseconds(d);
+                    }
+                })
+                .AddInferenceEndpoints(o =>
+                {
+                    foreach (string reference in preload)
+                    {
+                        o.Models.Add(reference);
+                    }
+                });
+            await using WebApplication app = builder.Build();
+            app.MapModelKitInference();
+            app.MapModelKitGrpc();
+            await app.StartAsync(ct);
+            string[] addresses = [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
+            await stdout.WriteLineAsync($"modelkit serving {directory} on {string.Join(" ", addresses)} (REST: GET /v2, POST /v2/models/NAME/infer; gRPC inference.GRPCInferenceService on the HTTP/2 endpoints). Ctrl+C stops.");
+            await stdout.FlushAsync(ct);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            await app.StopAsync(CancellationToken.None);
+        }));
+
+        var predictRef = new Argument<string>("REF") { Description = "A model reference: name, name/3, name@production." };
+        var predictInput = new Option<FileInfo>("--input") { Description = "An Open Inference Protocol v2 JSON request (inputs with name, shape, datatype, data).", Required = true };
+        var predict = new Command("predict", "Run one Open Inference Protocol v2 JSON request in-process and print the JSON response.") { predictRef, predictInput };
+        predict.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            ModelReference reference = ParseReference(parse.GetValue(predictRef)!);
+            FileInfo input = parse.GetValue(predictInput)!;
+            if (!input.Exists)
+            {
+                throw new CliException(ExitCodes.NotFound, $"File '{input.FullName}' does not exist.");
+            }
+
+            byte[] body = await File.ReadAllBytesAsync(input.FullName, ct);
+            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir), withEndpoints: true);
+            InferenceEndpointHandler handler = services.GetRequiredService<InferenceEndpointHandler>();
+            OipInferenceRequest request = OipJsonCodec.ReadRequest(body, [], false, handler.Limits);
+            InferenceResult result = await handler.InferAsync(reference, request, null, ct);
+            (List<NamedTensor> outputs, bool[] binary) = InferenceEndpointHandler.SelectOutputs(reference.Name, result, request);
+            Array.Clear(binary);
+            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+            await using (var writer = new Utf8JsonWriter(buffer))
+            {
+                OipJsonCodec.WriteResponse(writer, reference.Name, result.ModelVersion.Version, request.Id, outputs, binary);
+            }
+
+            await stdout.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+        }));
+
+        root.Add(register);
+        root.Add(list);
+        root.Add(show);
+        root.Add(alias);
+        root.Add(serve);
+        root.Add(predict);
+
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            await stderr.WriteLineAsync($"modelkit: {parsed.Errors[0].Message} (modelkit --help shows the commands)");
+            return ExitCodes.Usage;
+        }
+
+        return await parsed.InvokeAsync(new InvocationConfiguration { Output = stdout, Error = stderr }, cancellationToken);
+    }
+
+    private static async Task<int> Run(TextWriter stderr, Func<Task> body)
+    {
+        try
+        {
+            await body();
+            return ExitCodes.Success;
+        }
+        catch (Exception ex) when (Classify(ex) is int code)
+        {
+            string message = ex.Message.ReplaceLineEndings(" ");
+            await stderr.WriteLineAsync($"modelkit: {message}");
+            return code;
+        }
+    }
+
+    private static int? Classify(Exception ex) => ex switch
+    {
+        CliException c => c.ExitCode,
+        ModelNotFoundException or FileNotFoundException or DirectoryNotFoundException => ExitCodes.NotFound,
+        InferenceProtocolException { StatusCode: 404 } => ExitCodes.NotFound,
+        InferenceProtocolException { StatusCode: 409 } => ExitCodes.Conflict,
+        InferenceProtocolException or InferenceInputException or ArgumentException or FormatException or InvalidModelException or InvalidDataException => ExitCodes.Usage,
+        ModelKitException or IOException or InvalidOperationException or UnauthorizedAccessException => ExitCodes.Usage,
+        _ => null,
+    };
+
+    internal static string DataDirectory(string? option)
+    {
+        string? fromEnvironment = Environment.GetEnvironmentVariable("MODELKIT_DATA_DIR");
+        return Path.GetFullPath(option ?? (string.IsNullOrEmpty(fromEnvironment) ? "./modelkit-data" : fromEnvironment));
+    }
+
+    private static ServiceProvider BuildServices(string? dataDir, bool withEndpoints = false)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
+        IModelKitBuilder builder = services.AddModelKit(o => o.DataDirectory = DataDirectory(dataDir)).AddOnnx().AddModelRegistry();
+        if (withEndpoints)
+        {
+            builder.AddOnnxRuntimeServing().AddInferenceEndpoints();
+        }
+
+        return services.BuildServiceProvider();
+    }
+
+    private static ModelReference ParseReference(string text) =>
+        ModelReference.TryParse(text, out ModelReference? reference)
+            ? reference
+            : throw new CliException(ExitCodes.Usage, $"'{text}' is not a model reference: use name, name/3 or name@alias (names match [a-z0-9][a-z0-9._-]*).");
+
+    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http")
+        {
+            throw new CliException(ExitCodes.Usage, $"'{url}' is not an http:// URL with a host and port, for example http://127.0.0.1:8080.");
+        }
+
+        IPAddress address = uri.Host switch
+        {
+            "localhost" => IPAddress.Loopback,
+            "0.0.0.0" or "*" or "+" => IPAddress.Any,
+            _ => IPAddress.TryParse(uri.Host.Trim('[', ']'), out IPAddress? ip) ? ip : throw new CliException(ExitCodes.Usage, $"'{uri.Host}' in '{url}' is not an IP address or localhost."),
+        };
+        kestrel.Listen(address, uri.Port, o => o.Protocols = protocols);
+    }
+
+    private static Dictionary<string, T> Pairs<T>(string[]? values, string option, Func<string, T> parse)
+    {
+        var result = new Dictionary<string, T>(StringComparer.Ordinal);
+        foreach (string pair in values ?? [])
+        {
+            int eq = pair.IndexOf('=', StringComparison.Ordinal);
+            if (eq <= 0)
+            {
+                throw new CliException(ExitCodes.Usage, $"{option} '{pair}' is not key=value.");
+            }
+
+            result[pair[..eq]] = parse(pair[(eq + 1)..]);
+        }
+
+        return result;
+    }
+
+    private static string FormatAliases(IReadOnlyDictionary<string, int> aliases) =>
+        aliases.Count == 0 ? "no aliases" : string.Join(", ", aliases.OrderBy(a => a.Key, StringComparer.Ordinal).Select(a => string.Create(CultureInfo.InvariantCulture, $"{a.Key}->{a.Value}")));
+}

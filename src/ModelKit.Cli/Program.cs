@@ -1,0 +1,3 @@
+using ModelKit.Cli;
+
+return await ModelKitCommand.InvokeAsync(args, Console.Out, Console.Error, CancellationToken.None);
