@@ -100,7 +100,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    /// <summary>Raised on the processing loop after each window closes. Handlers must be quick and must not throw (exceptions are logged).</summary>
+    /// <summary>Raised on the processing loop after each window closes and its rules were evaluated (after <see cref="AlertStateChanged"/>). Handlers must be quick and must not throw (exceptions are logged).</summary>
     public event Action<WindowReport>? WindowClosed;
 
     /// <summary>Raised on the processing loop when a rule changes state for a model version (inactive, pending, firing, resolved).</summary>
@@ -562,15 +562,6 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         WindowReport report = state.CloseWindow(now, dropped - _droppedReported);
         _droppedReported = dropped;
         Export(report, state.Version);
-        try
-        {
-            WindowClosed?.Invoke(report);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            MonitoringLog.ObservationFailed(_logger, state.Version.Name, state.Version.Version, ex);
-        }
-
         foreach (AlertRuleState rule in state.AlertStates)
         {
             double? value = report.Values.TryGetValue(rule.Rule.Metric, out double v) ? v : null;
@@ -597,6 +588,15 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     MonitoringLog.ObservationFailed(_logger, state.Version.Name, state.Version.Version, ex);
                 }
             }
+        }
+
+        try
+        {
+            WindowClosed?.Invoke(report);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            MonitoringLog.ObservationFailed(_logger, state.Version.Name, state.Version.Version, ex);
         }
     }
 

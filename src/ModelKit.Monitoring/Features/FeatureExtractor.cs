@@ -32,8 +32,14 @@ public enum TensorReducers
     /// <summary>The share of elements in each quarter of [0, 1] (an intensity histogram for images scaled to [0, 1]), four features.</summary>
     IntensityHistogram = 8,
 
-    /// <summary>Mean, standard deviation and L2 norm.</summary>
-    Default = Mean | StandardDeviation | L2Norm,
+    /// <summary>
+    /// The mean absolute difference of neighbouring elements along the last axis (total variation per element, the
+    /// usual roughness or noise statistic of an image), over the whole sample; needs a fixed last dimension.
+    /// </summary>
+    Roughness = 16,
+
+    /// <summary>Mean, standard deviation, L2 norm and roughness.</summary>
+    Default = Mean | StandardDeviation | L2Norm | Roughness,
 }
 
 /// <summary>A monitored feature.</summary>
@@ -121,7 +127,18 @@ public sealed class FeatureExtractor
                     }
                 }
 
-                _plans.Add(new Plan(spec.Name, true, PlanKind.Reduce, first, features.Count - first, channels, reducers));
+                long lastDimension = spec.Shape[^1];
+                TensorReducers planReducers = reducers;
+                if (reducers.HasFlag(TensorReducers.Roughness) && lastDimension > 1)
+                {
+                    features.Add(new FeatureDefinition($"{spec.Name}.roughness", FeatureKind.Numeric, "input"));
+                }
+                else
+                {
+                    planReducers &= ~TensorReducers.Roughness;
+                }
+
+                _plans.Add(new Plan(spec.Name, true, PlanKind.Reduce, first, features.Count - first, channels, planReducers, (int)Math.Max(1, lastDimension)));
             }
         }
 
@@ -352,6 +369,27 @@ public sealed class FeatureExtractor
                 target[t++] = finite == 0 ? double.NaN : (double)quarters[q] / finite;
             }
         }
+
+        if (plan.Reducers.HasFlag(TensorReducers.Roughness))
+        {
+            int width = plan.LastDimension;
+            double total = 0;
+            long pairs = 0;
+            for (int start = 0; start + width <= sample.Length; start += width)
+            {
+                for (int i = start + 1; i < start + width; i++)
+                {
+                    double d = sample[i] - sample[i - 1];
+                    if (double.IsFinite(d))
+                    {
+                        total += Math.Abs(d);
+                        pairs++;
+                    }
+                }
+            }
+
+            target[t++] = pairs == 0 ? double.NaN : total / pairs;
+        }
     }
 
     private static int RowCount(IReadOnlyList<NamedTensor> inputs)
@@ -430,5 +468,5 @@ public sealed class FeatureExtractor
     }
 
     [StructLayout(LayoutKind.Auto)]
-    private readonly record struct Plan(string Tensor, bool IsInput, PlanKind Kind, int First, int Count, int Channels, TensorReducers Reducers);
+    private readonly record struct Plan(string Tensor, bool IsInput, PlanKind Kind, int First, int Count, int Channels, TensorReducers Reducers, int LastDimension = 1);
 }
