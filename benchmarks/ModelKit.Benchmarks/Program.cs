@@ -1,4 +1,4 @@
 using BenchmarkDotNet.Running;
 
-// Run all suites: dotnet run -c Release --project benchmarks/ModelKit.Benchmarks -- --filter '*'
+// Run through eng/bench.sh: bash eng/bench.sh '*'  (or a filter such as '*DynamicBatching*').
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

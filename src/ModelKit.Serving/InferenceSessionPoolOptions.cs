@@ -27,7 +27,11 @@ public sealed class InferenceSessionPoolOptions
     /// <value>The default is 10 seconds.</value>
     public TimeSpan ReloadPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>Gets or sets whether a newly loaded generation runs one request built from its signature (zeros, dynamic dimensions 1) before it serves.</summary>
+    /// <summary>
+    /// Gets or sets whether a newly loaded generation runs one request built from its signature (zeros, dynamic dimensions
+    /// 1) before it serves. When the warm-up of a hot-reload candidate fails, the old generation keeps serving; on a
+    /// first load (nothing else serves the reference) the failure is logged and the model serves anyway.
+    /// </summary>
     /// <value>The default is <see langword="true"/>.</value>
     public bool WarmUp { get; set; } = true;
 

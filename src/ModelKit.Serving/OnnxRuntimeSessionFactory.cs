@@ -317,14 +317,16 @@ public sealed class OnnxRuntimeSessionFactory : IInferenceSessionFactory, IDispo
             return;
         }
 
+        bool packageHasCuda = OrtEnvironment.GetAvailableProviders().Contains(CudaProviderName);
+        string remedy = packageHasCuda
+            ? "The Microsoft.ML.OnnxRuntime.Gpu package is referenced, but its CUDA provider could not load: install the CUDA and cuDNN libraries that ONNX Runtime 1.31's GPU package needs (the message above names the missing one) on a machine with an NVIDIA GPU, "
+            : "Reference the NuGet package Microsoft.ML.OnnxRuntime.Gpu (Linux only: Microsoft.ML.OnnxRuntime.Gpu.Linux) 1.31.0 instead of Microsoft.ML.OnnxRuntime, with CUDA and cuDNN installed on a machine with an NVIDIA GPU, ";
         throw new NativeEngineException(
             OnnxRuntimeErrors.EngineName,
             "AppendExecutionProvider_CUDA",
             0,
-            FormattableString.Invariant($"The CUDA execution provider (device {options.CudaDeviceId}) could not be added for {description}: {reason} ") +
-                "Reference the NuGet package Microsoft.ML.OnnxRuntime.Gpu (Linux only: Microsoft.ML.OnnxRuntime.Gpu.Linux) 1.31.0 instead of Microsoft.ML.OnnxRuntime, " +
-                "install the CUDA and cuDNN versions that ONNX Runtime 1.31 requires on a machine with an NVIDIA GPU, " +
-                "or set OnnxRuntimeOptions.ExecutionProvider = Cpu, or AllowCpuFallback = true to run on CPU with a logged warning.");
+            FormattableString.Invariant($"The CUDA execution provider (device {options.CudaDeviceId}) could not be added for {description}: {reason} ") + remedy +
+            "or set OnnxRuntimeOptions.ExecutionProvider = Cpu, or AllowCpuFallback = true to run on CPU with a logged warning.");
     }
 
     private IModelRegistry RequireRegistry(ModelReference reference) =>

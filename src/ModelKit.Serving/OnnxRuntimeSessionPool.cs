@@ -358,8 +358,8 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             }
 
             var entry = new Entry(key, reference) { LastUsed = _time.GetTimestamp() };
-            _entries[key] = entry;
             entry.InitialLoad = Task.Run(() => InitialLoadAsync(entry));
+            _entries[key] = entry; // published only with its load set: readers outside the lock await it
             return entry;
         }
     }
@@ -368,7 +368,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     {
         IModelRegistry registry = RequireRegistry(entry.Key);
         ModelVersion version = await registry.ResolveAsync(entry.Reference).ConfigureAwait(false);
-        Generation generation = await LoadGenerationAsync(entry.Key, version, CancellationToken.None).ConfigureAwait(false);
+        Generation generation = await LoadGenerationAsync(entry.Key, version, CancellationToken.None, replacing: false).ConfigureAwait(false);
         lock (_gate)
         {
             if (Volatile.Read(ref _disposed) != 0)
@@ -384,7 +384,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     }
 
     /// <summary>Returns a generation of <paramref name="version"/> holding one binding for the caller: an existing one, or a new one loaded and warmed up.</summary>
-    private async Task<Generation> LoadGenerationAsync(string reference, ModelVersion version, CancellationToken cancellationToken)
+    private async Task<Generation> LoadGenerationAsync(string reference, ModelVersion version, CancellationToken cancellationToken, bool replacing = true)
     {
         string generationKey = version.Reference.ToString();
         lock (_gate)
@@ -408,7 +408,16 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             session = await _factory.LoadVersionAsync(version, runtime, cancellationToken).ConfigureAwait(false);
             if (warmUp)
             {
-                WarmUp(session);
+                try
+                {
+                    WarmUp(session);
+                }
+                catch (ModelKitException ex) when (!replacing)
+                {
+                    // Nothing serves this reference yet, so a model that rejects the synthetic request (for example one
+                    // whose dynamic dimensions must be larger than 1) still serves real requests; the failure is logged.
+                    ServingLog.WarmUpFailed(_logger, ex, reference);
+                }
             }
         }
         catch (Exception ex)

@@ -124,6 +124,23 @@ internal sealed class DynamicBatcher
             return Task.FromException<BatchOutcome>(Timeout(d));
         }
 
+        bool alone = false;
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_closed, this);
+            if (_queued == 0 && _running == 0)
+            {
+                // Idle model, empty queue: the request is its own batch and runs now on the caller's thread.
+                _running++;
+                alone = true;
+            }
+        }
+
+        if (alone)
+        {
+            return RunAlone(ordered, requestContext);
+        }
+
         var request = new Request(this, ordered, deadline, priority, requestContext, _time.GetTimestamp());
         Batch? batch;
         lock (_gate)
@@ -164,6 +181,34 @@ internal sealed class DynamicBatcher
         }
 
         return request.Completion.Task;
+    }
+
+    private Task<BatchOutcome> RunAlone(Tensor[] ordered, ActivityContext requestContext)
+    {
+        long startedRaw = Stopwatch.GetTimestamp();
+        Activity? activity = ServingMetrics.ActivitySource.HasListeners()
+            ? ServingMetrics.ActivitySource.StartActivity("modelkit.serving.batch", ActivityKind.Internal, parentContext: default, tags: _tags, links: requestContext == default ? null : [new ActivityLink(requestContext)])
+            : null;
+        try
+        {
+            NamedTensor[] outputs = _run(ordered);
+            int rows = ordered.Length > 0 && ordered[0].Shape.Length > 0 ? checked((int)ordered[0].Shape[0]) : 1;
+            _metrics.QueueDuration.Record(0, _tags);
+            _metrics.BatchSize.Record(rows, _tags);
+            activity?.SetTag("modelkit.batch.size", rows);
+            return Task.FromResult(new BatchOutcome(outputs, rows, TimeSpan.Zero));
+        }
+        catch (Exception ex)
+        {
+            ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
+            return Task.FromException<BatchOutcome>(ex);
+        }
+        finally
+        {
+            _metrics.RunDuration.Record(Stopwatch.GetElapsedTime(startedRaw).TotalSeconds, _tags);
+            activity?.Dispose();
+            Finish(inline: true);
+        }
     }
 
     /// <summary>Fails every queued request with <paramref name="error"/> and refuses new ones.</summary>
@@ -260,14 +305,16 @@ internal sealed class DynamicBatcher
     }
 
     /// <summary>Takes the next batch when one may leave now; otherwise arms the delay timer. Called under the lock.</summary>
-    private Batch? TryTakeBatch()
+    private Batch? TryTakeBatch(bool slotReserved = false)
     {
         while (true)
         {
-            if (_closed || _queued == 0 || _running >= _options.MaxConcurrentBatches)
+            if (_closed || _queued == 0 || (!slotReserved && _running >= _options.MaxConcurrentBatches))
             {
                 return null;
             }
+
+            int others = _running - (slotReserved ? 1 : 0);
 
             ShapeGroup? group = null;
             Request? head = null;
@@ -307,7 +354,7 @@ internal sealed class DynamicBatcher
             bool full = group.Rows >= _options.MaxBatchSize || group.Solo;
             TimeSpan waited = _time.GetElapsedTime(head.EnqueuedAt);
             bool expired = waited >= _options.MaxQueueDelay;
-            if (!full && !expired && _running > 0)
+            if (!full && !expired && others > 0)
             {
                 ArmDelayTimer(head.EnqueuedAt);
                 return null;
@@ -358,7 +405,11 @@ internal sealed class DynamicBatcher
                 r.Taken = true;
             }
 
-            _running++;
+            if (!slotReserved)
+            {
+                _running++;
+            }
+
             return batch;
         }
     }
@@ -417,21 +468,70 @@ internal sealed class DynamicBatcher
         }
     }
 
+    /// <summary>
+    /// After a batch that ran on an arriving caller's thread: when more requests wait, reserve a slot and let a pool
+    /// thread form the next batch when it starts (so requests that arrive meanwhile still join it), instead of keeping
+    /// the caller.
+    /// </summary>
     private void Finish(bool inline)
     {
-        Batch? next = FinishAndTakeNext();
-        if (next is null)
+        if (!inline)
         {
+            Batch? next = FinishAndTakeNext();
+            if (next is not null)
+            {
+                RunLoop(next);
+            }
+
             return;
         }
 
-        if (inline)
+        TaskCompletionSource? idle = null;
+        bool reserved = false;
+        lock (_gate)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Owner.RunLoop(state.First), (Owner: this, First: next), preferLocal: false);
+            _running--;
+            if (!_closed && _queued > 0 && _running < _options.MaxConcurrentBatches)
+            {
+                _running++;
+                reserved = true;
+            }
+            else if (_running == 0)
+            {
+                idle = _idle;
+                _idle = null;
+            }
         }
-        else
+
+        idle?.TrySetResult();
+        if (reserved)
         {
-            RunLoop(next);
+            ThreadPool.UnsafeQueueUserWorkItem(static self => self.StartReservedWorker(), this, preferLocal: true);
+        }
+    }
+
+    private void StartReservedWorker()
+    {
+        TaskCompletionSource? idle = null;
+        Batch? batch;
+        lock (_gate)
+        {
+            batch = TryTakeBatch(slotReserved: true);
+            if (batch is null)
+            {
+                _running--;
+                if (_running == 0)
+                {
+                    idle = _idle;
+                    _idle = null;
+                }
+            }
+        }
+
+        idle?.TrySetResult();
+        if (batch is not null)
+        {
+            RunLoop(batch);
         }
     }
 

@@ -98,6 +98,9 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     /// <summary>Gets whether outputs are preallocated and bound (known after the first successful run).</summary>
     internal bool OutputsBound => Volatile.Read(ref _outputBinding) == Bindable;
 
+    /// <summary>Gets whether the native session has been released (after dispose and the last in-flight run).</summary>
+    internal bool NativeReleased => Volatile.Read(ref _released) != 0;
+
     /// <summary>Gets the official API's session, for benchmarks that compare against it.</summary>
     internal InferenceSession NativeSession => _session;
 
@@ -325,7 +328,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
             }
 
             int binding = Volatile.Read(ref _outputBinding);
-            if (binding == Bindable)
+            if (binding == Bindable && ordered[0].Shape.Length > 0)
             {
                 try
                 {

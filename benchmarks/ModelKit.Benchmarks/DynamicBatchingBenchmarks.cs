@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using ModelKit.Registry;
+using ModelKit.Serving;
+
+namespace ModelKit.Benchmarks;
+
+/// <summary>
+/// <see cref="Callers"/> concurrent callers each send single-image requests (batch 1) to the quick start's MLP until
+/// 2,048 requests are answered: through the pool with dynamic batching on (max batch 64, 2 ms max delay, 2 batches at a
+/// time on this 2-core machine), against the same callers sharing one session without a batcher (each caller calls
+/// <see cref="IInferenceSession.Run"/> itself). Both use one intra-op thread per run. Per-request latencies (p50, p90,
+/// p99, max, in microseconds) are appended to BenchmarkDotNet.Artifacts/results/latency.csv.
+/// </summary>
+[SimpleJob(warmupCount: 3, iterationCount: 12)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
+public class DynamicBatchingBenchmarks
+{
+    private const int Requests = 2048;
+    private BenchmarkHost _host = null!;
+    private IInferenceSessionLease _lease = null!;
+    private ModelReference _reference = null!;
+    private NamedTensor[][] _inputs = null!;
+    private List<double> _latencies = null!;
+
+    /// <summary>Gets or sets the number of concurrent callers.</summary>
+    [Params(1, 64)]
+    public int Callers { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _host = new BenchmarkHost(o =>
+        {
+            o.Batching.MaxBatchSize = 64;
+            o.Batching.MaxQueueDelay = TimeSpan.FromMilliseconds(2);
+            o.Batching.MaxConcurrentBatches = 2;
+            o.Batching.MaxQueueLength = 4096;
+        });
+        _host.RegisterAsync("mlp", BenchmarkModels.QuickStartMlp(), "production").GetAwaiter().GetResult();
+        _reference = ModelReference.Parse("mlp@production");
+        _lease = _host.Pool.AcquireAsync(_reference).AsTask().GetAwaiter().GetResult();
+        float[] pixels = BenchmarkModels.Pixels(256, 3);
+        _inputs = [.. Enumerable.Range(0, 256).Select(i => new[] { new NamedTensor("input", Tensor.Create<float>(pixels.AsMemory(i * 784, 784), 1, 1, 28, 28)) })];
+        _latencies = new List<double>(Requests * 32);
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        string meanBatch = _batchRows == 0 ? "n/a" : (_batchRows / (double)_latencies.Count).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+        BenchmarkModels.WriteLatencies(nameof(DynamicBatchingBenchmarks), _lastMethod, $"Callers={Callers};meanBatch={meanBatch}", _latencies);
+        _lease.Dispose();
+        _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
+    }
+
+    private string _lastMethod = string.Empty;
+    private long _batchRows;
+
+    [Benchmark(Baseline = true, Description = "shared session, no batcher")]
+    public Task SharedSessionWithoutBatcher()
+    {
+        _lastMethod = "shared session without batcher";
+        IInferenceSession session = _lease.Session;
+        return RunCallersAsync(i =>
+        {
+            session.Run(_inputs[i % _inputs.Length]);
+            return Task.CompletedTask;
+        });
+    }
+
+    [Benchmark(Description = "pool with dynamic batching")]
+    public Task PoolWithBatching()
+    {
+        _lastMethod = "pool with dynamic batching";
+        return RunCallersAsync(async i =>
+        {
+            InferenceResult result = await _host.Pool.RunAsync(_reference, _inputs[i % _inputs.Length]).ConfigureAwait(false);
+            Interlocked.Add(ref _batchRows, result.BatchSize);
+        });
+    }
+
+    private async Task RunCallersAsync(Func<int, Task> request)
+    {
+        int perCaller = Requests / Callers;
+        var tasks = new Task<double[]>[Callers];
+        for (int c = 0; c < Callers; c++)
+        {
+            int caller = c;
+            tasks[c] = Task.Run(async () =>
+            {
+                var own = new double[perCaller];
+                for (int r = 0; r < perCaller; r++)
+                {
+                    long start = Stopwatch.GetTimestamp();
+                    await request(caller * perCaller + r).ConfigureAwait(false);
+                    own[r] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+                }
+
+                return own;
+            });
+        }
+
+        foreach (double[] own in await Task.WhenAll(tasks).ConfigureAwait(false))
+        {
+            _latencies.AddRange(own);
+        }
+    }
+}

@@ -1,0 +1,95 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Options;
+using Microsoft.ML.OnnxRuntime;
+using ModelKit.Serving;
+
+namespace ModelKit.Benchmarks;
+
+/// <summary>
+/// One inference of the quick start's MLP through ModelKit's <see cref="IInferenceSession.Run"/> against the raw official
+/// ONNX Runtime C# API on the same native library, with the same session options (one intra-op thread, one inter-op
+/// thread, all graph optimizations). Baseline: an <see cref="OrtValue"/> over the caller's pinned input, created per call
+/// (each request brings its own memory), and a preallocated output <see cref="OrtValue"/> reused across calls, run with
+/// <c>InferenceSession.Run(RunOptions, names, values, names, values)</c>. A second raw variant also reuses the input
+/// value (the floor: nothing per call but the run). ModelKit validates the input against the signature, wraps it, and
+/// returns the logits in a new managed array bound as the output (the one allocation it must make).
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(warmupCount: 5, iterationCount: 20)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
+public class ServingOverheadBenchmarks
+{
+    private static readonly string[] InputNames = ["input"];
+    private static readonly string[] OutputNames = ["logits"];
+
+    private OnnxRuntimeSessionFactory _factory = null!;
+    private IInferenceSession _session = null!;
+    private InferenceSession _raw = null!;
+    private SessionOptions _rawOptions = null!;
+    private RunOptions _runOptions = null!;
+    private float[] _pixels = null!;
+    private long[] _shape = null!;
+    private float[] _logits = null!;
+    private OrtValue _rawOutput = null!;
+    private OrtValue _rawInput = null!;
+    private NamedTensor[] _inputs = null!;
+
+    /// <summary>Gets or sets the number of images per inference.</summary>
+    [Params(1, 64)]
+    public int BatchSize { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        byte[] model = BenchmarkModels.QuickStartMlp();
+        _factory = new OnnxRuntimeSessionFactory(Options.Create(new OnnxRuntimeOptions { IntraOpThreadCount = 1, InterOpThreadCount = 1 }));
+        _session = _factory.Create(model);
+        _rawOptions = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1, GraphOptimizationLevel = Microsoft.ML.OnnxRuntime.GraphOptimizationLevel.ORT_ENABLE_ALL };
+        _raw = new InferenceSession(model, _rawOptions);
+        _runOptions = new RunOptions();
+        _pixels = BenchmarkModels.Pixels(BatchSize, 7);
+        _shape = [BatchSize, 1, 28, 28];
+        _logits = new float[BatchSize * 10];
+        _rawOutput = OrtValue.CreateTensorValueFromMemory(_logits, [BatchSize, 10]);
+        _rawInput = OrtValue.CreateTensorValueFromMemory(_pixels, _shape);
+        _inputs = [new NamedTensor("input", Tensor.Create<float>(_pixels, _shape))];
+
+        // Both paths must compute the same logits, or the comparison means nothing.
+        float[] viaModelKit = ModelKitRun().ToArray();
+        RawOfficialApi();
+        if (!viaModelKit.AsSpan().SequenceEqual(_logits))
+        {
+            throw new InvalidOperationException("ModelKit.Serving and the raw official API produced different logits.");
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _rawInput.Dispose();
+        _rawOutput.Dispose();
+        _runOptions.Dispose();
+        _raw.Dispose();
+        _rawOptions.Dispose();
+        _session.Dispose();
+        _factory.Dispose();
+    }
+
+    [Benchmark(Description = "ModelKit IInferenceSession.Run")]
+    public ReadOnlyMemory<float> ModelKitRun() => ((Tensor<float>)_session.Run(_inputs)[0].Value).Data;
+
+    [Benchmark(Baseline = true, Description = "official API: input OrtValue per call, preallocated output")]
+    public float RawOfficialApi()
+    {
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _pixels.AsMemory(), _shape);
+        _raw.Run(_runOptions, InputNames, [input], OutputNames, [_rawOutput]);
+        return _logits[0];
+    }
+
+    [Benchmark(Description = "official API: input and output OrtValues reused")]
+    public float RawOfficialApiReused()
+    {
+        _raw.Run(_runOptions, InputNames, [_rawInput], OutputNames, [_rawOutput]);
+        return _logits[0];
+    }
+}
