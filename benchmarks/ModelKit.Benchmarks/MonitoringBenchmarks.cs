@@ -1,4 +1,7 @@
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using ModelKit.Monitoring;
@@ -15,10 +18,10 @@ namespace ModelKit.Benchmarks;
 /// runs at once), with a <see cref="ModelMonitor"/> registered as the pool's observer (a reference profile of 2,000
 /// images, windows of 200, drift and alert rules evaluated as in production, no capture). The monitor's background loop
 /// runs on the other core; an observation it cannot keep up with is dropped and counted, and the count is checked in
-/// <c>GlobalCleanup</c> (a benchmark that silently dropped work would flatter monitoring).
+/// <c>GlobalCleanup</c> (a benchmark that silently dropped work would flatter monitoring). Runs in process.
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(warmupCount: 5, iterationCount: 20)]
+[Config(typeof(InProcessConfig))]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class MonitoringBenchmarks
 {
@@ -30,6 +33,7 @@ public class MonitoringBenchmarks
     private ModelMonitor _monitorAll = null!;
     private NamedTensor[] _inputs = null!;
     private ModelReference _reference = null!;
+    private InferenceObservation _observation = null!;
 
     [GlobalSetup]
     public void Setup() => SetupAsync().GetAwaiter().GetResult();
@@ -53,6 +57,28 @@ public class MonitoringBenchmarks
     [Benchmark(Description = "pool RunAsync, monitoring 100%")]
     public Task<InferenceResult> Everything() => _all.RunAsync(_reference, _inputs);
 
+    /// <summary>The request path's share of 100% monitoring: the hook alone (sample, copy input and output, enqueue), on an observation of one image.</summary>
+    /// <returns>Nothing.</returns>
+    [Benchmark(Description = "hook only: OnInferenceCompleted, 100%")]
+    public int HookOnly()
+    {
+        _monitorAll.OnInferenceCompleted(_observation);
+        return 0;
+    }
+
+    /// <summary>Everything monitoring does per request at 100%, hook plus background work (features, sketches, windows, drift), per 1,000 observations, waited for with <see cref="ModelMonitor.FlushAsync"/>.</summary>
+    /// <returns>A task.</returns>
+    [Benchmark(Description = "hook + background work, 1,000 observations", OperationsPerInvoke = 1000)]
+    public async Task HookAndProcessing()
+    {
+        for (int i = 0; i < 1000; i++)
+        {
+            _monitorAll.OnInferenceCompleted(_observation);
+        }
+
+        await _monitorAll.FlushAsync();
+    }
+
     private async Task SetupAsync()
     {
         byte[] model = BenchmarkModels.QuickStartMlp();
@@ -62,6 +88,8 @@ public class MonitoringBenchmarks
         (_off, _) = await CreateAsync(model, null);
         (_tenPercent, _monitorTen) = await CreateAsync(model, 0.1);
         (_all, _monitorAll) = await CreateAsync(model, 1.0);
+        InferenceResult result = await _all.RunAsync(_reference, _inputs);
+        _observation = new InferenceObservation(_reference.ToString(), result.ModelVersion, _inputs, result.Outputs, TimeSpan.FromMilliseconds(0.05), DateTimeOffset.UtcNow);
     }
 
     private async Task<(IInferenceSessionPool Pool, ModelMonitor Monitor)> CreateAsync(byte[] model, double? sampling)
@@ -117,6 +145,12 @@ public class MonitoringBenchmarks
 
         await pool.RunAsync(_reference, _inputs);
         return (pool, monitor);
+    }
+
+    /// <summary>In process (the shared 2-core machine builds a child project too slowly for BenchmarkDotNet's 2-minute limit), 5 warm-up and 20 measured iterations.</summary>
+    private sealed class InProcessConfig : ManualConfig
+    {
+        public InProcessConfig() => AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(5).WithIterationCount(20));
     }
 
     private sealed class HostCleanup(ServiceProvider provider, string directory) : IAsyncDisposable

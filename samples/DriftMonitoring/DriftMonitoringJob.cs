@@ -155,6 +155,17 @@ internal static class DriftMonitoringJob
         }
 
         await monitor.FlushAsync(cancellationToken);
+        foreach (MonitoredModelState state in monitor.GetState())
+        {
+            WindowReport[] windows = [.. state.RecentWindows.Where(w => !double.IsNaN(w.Performance.Accuracy) && !double.IsNaN(w.Performance.EstimatedAccuracy))];
+            if (windows.Length > 0)
+            {
+                double measured = windows.Sum(w => w.Performance.Accuracy * w.Performance.LabelledCount) / windows.Sum(w => w.Performance.LabelledCount);
+                double estimated = windows.Average(w => w.Performance.EstimatedAccuracy);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"v{state.ModelVersion}: estimated accuracy {estimated:F3}, measured {measured:F3} over the last {windows.Length} windows (reference {windows[0].Performance.ReferenceAccuracy:F3})"));
+            }
+        }
+
         Console.WriteLine($"Streamed {settings.Requests:N0} requests in {clock.Elapsed.TotalSeconds:F1} s; dropped observations: {monitor.DroppedCount}");
         Console.WriteLine(firstAlert >= 0 ? $"first alert after {firstAlert} requests" : $"no alert after {settings.Requests} requests");
         return 0;

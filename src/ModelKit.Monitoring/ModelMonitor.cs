@@ -52,8 +52,10 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private readonly Dictionary<string, PendingLabel> _pendingLabels = new(StringComparer.Ordinal);
     private readonly Queue<string> _pendingOrder = new();
     private readonly Lock _stateLock = new();
+    private readonly SemaphoreSlim _wake = new(0);
     private readonly AlertRule[] _rules;
     private readonly double _samplingRate;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
     private long _seen;
     private long _dropped;
     private long _droppedReported;
@@ -96,7 +98,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         if (_options.WindowDuration is TimeSpan duration && duration > TimeSpan.Zero)
         {
             TimeSpan period = duration / 4;
-            _tick = _time.CreateTimer(static s => ((ModelMonitor)s!)._work.Writer.TryWrite(Tick.Instance), this, period, period);
+            _tick = _time.CreateTimer(static s => ((ModelMonitor)s!).OnTick(), this, period, period);
         }
     }
 
@@ -172,6 +174,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var item = new LabelItem(requestId, label, new TaskCompletionSource<LabelJoinResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         await _work.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        Wake();
         return await item.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -192,6 +195,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         await _profiles.SaveAsync(version, profile, cancellationToken).ConfigureAwait(false);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _work.Writer.WriteAsync(new ProfileItem(version, profile, done), cancellationToken).ConfigureAwait(false);
+        Wake();
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -204,6 +208,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var processed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _work.Writer.WriteAsync(new FlushItem(processed), cancellationToken).ConfigureAwait(false);
+        Wake();
         await processed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         var dispatched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _notifications.Writer.WriteAsync(new FlushItem(dispatched), cancellationToken).ConfigureAwait(false);
@@ -265,11 +270,28 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
 
         _metrics.Dispose();
+        _wake.Dispose();
         _stop.Dispose();
     }
 
     /// <inheritdoc />
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private void OnTick()
+    {
+        if (_work.Writer.TryWrite(Tick.Instance))
+        {
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+    }
 
     private static NamedTensor[] Copy(IReadOnlyList<NamedTensor> tensors)
     {
@@ -305,8 +327,21 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         CancellationToken stop = _stop.Token;
         try
         {
-            await foreach (object item in _work.Reader.ReadAllAsync(stop).ConfigureAwait(false))
+            while (true)
             {
+                if (!_work.Reader.TryRead(out object? item))
+                {
+                    if (_work.Reader.Completion.IsCompleted)
+                    {
+                        break;
+                    }
+
+                    // Observations do not wake the loop (a wake-up per request would cost the request path a thread
+                    // switch); it drains them every PollInterval. Labels, flushes and profiles wake it at once.
+                    await _wake.WaitAsync(PollInterval, stop).ConfigureAwait(false);
+                    continue;
+                }
+
                 try
                 {
                     switch (item)
