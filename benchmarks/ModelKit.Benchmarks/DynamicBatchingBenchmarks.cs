@@ -12,7 +12,7 @@ namespace ModelKit.Benchmarks;
 /// <see cref="IInferenceSession.Run"/> itself). Both use one intra-op thread per run. Per-request latencies (p50, p90,
 /// p99, max, in microseconds) are appended to BenchmarkDotNet.Artifacts/results/latency.csv.
 /// </summary>
-[SimpleJob(warmupCount: 3, iterationCount: 12)]
+[SimpleJob(warmupCount: 2, iterationCount: 10)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class DynamicBatchingBenchmarks
 {

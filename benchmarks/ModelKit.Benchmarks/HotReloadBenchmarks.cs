@@ -12,7 +12,7 @@ namespace ModelKit.Benchmarks;
 /// atomic swap, drain of the old generation) as fast as they complete. Per-request p50/p90/p99/max latencies go to
 /// BenchmarkDotNet.Artifacts/results/latency.csv; the flips per operation are printed.
 /// </summary>
-[SimpleJob(warmupCount: 2, iterationCount: 10)]
+[SimpleJob(warmupCount: 2, iterationCount: 8)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class HotReloadBenchmarks
 {

@@ -15,7 +15,7 @@ namespace ModelKit.Benchmarks;
 /// returns the logits in a new managed array bound as the output (the one allocation it must make).
 /// </summary>
 [MemoryDiagnoser]
-[SimpleJob(warmupCount: 5, iterationCount: 20)]
+[SimpleJob(warmupCount: 3, iterationCount: 15)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class ServingOverheadBenchmarks
 {

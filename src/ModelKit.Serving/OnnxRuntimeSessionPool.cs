@@ -150,11 +150,21 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     public async Task<ModelVersion> ReloadAsync(ModelReference reference, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        Generation held = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
-        held.Release();
-        Entry entry = _entries[reference.ToString()];
-        await ReloadEntryAsync(entry, explicitReload: true, cancellationToken).ConfigureAwait(false);
-        return entry.Current!.Version;
+        while (true)
+        {
+            Generation held = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
+            held.Release();
+            if (_entries.TryGetValue(reference.ToString(), out Entry? entry))
+            {
+                await ReloadEntryAsync(entry, explicitReload: true, cancellationToken).ConfigureAwait(false);
+                if (entry.Current is { } current)
+                {
+                    return current.Version;
+                }
+            }
+
+            // Unloaded by the budget meanwhile: load it again and retry.
+        }
     }
 
     /// <inheritdoc />
