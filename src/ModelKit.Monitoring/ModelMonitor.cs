@@ -52,8 +52,10 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private readonly Dictionary<string, PendingLabel> _pendingLabels = new(StringComparer.Ordinal);
     private readonly Queue<string> _pendingOrder = new();
     private readonly Lock _stateLock = new();
+    private readonly SemaphoreSlim _wake = new(0);
     private readonly AlertRule[] _rules;
     private readonly double _samplingRate;
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
     private long _seen;
     private long _dropped;
     private long _droppedReported;
@@ -96,11 +98,11 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         if (_options.WindowDuration is TimeSpan duration && duration > TimeSpan.Zero)
         {
             TimeSpan period = duration / 4;
-            _tick = _time.CreateTimer(static s => ((ModelMonitor)s!)._work.Writer.TryWrite(Tick.Instance), this, period, period);
+            _tick = _time.CreateTimer(static s => ((ModelMonitor)s!).OnTick(), this, period, period);
         }
     }
 
-    /// <summary>Raised on the processing loop after each window closes. Handlers must be quick and must not throw (exceptions are logged).</summary>
+    /// <summary>Raised on the processing loop after each window closes and its rules were evaluated (after <see cref="AlertStateChanged"/>). Handlers must be quick and must not throw (exceptions are logged).</summary>
     public event Action<WindowReport>? WindowClosed;
 
     /// <summary>Raised on the processing loop when a rule changes state for a model version (inactive, pending, firing, resolved).</summary>
@@ -172,6 +174,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var item = new LabelItem(requestId, label, new TaskCompletionSource<LabelJoinResult>(TaskCreationOptions.RunContinuationsAsynchronously));
         await _work.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+        Wake();
         return await item.Result.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -192,6 +195,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         await _profiles.SaveAsync(version, profile, cancellationToken).ConfigureAwait(false);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _work.Writer.WriteAsync(new ProfileItem(version, profile, done), cancellationToken).ConfigureAwait(false);
+        Wake();
         await done.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
@@ -204,6 +208,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         var processed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _work.Writer.WriteAsync(new FlushItem(processed), cancellationToken).ConfigureAwait(false);
+        Wake();
         await processed.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         var dispatched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await _notifications.Writer.WriteAsync(new FlushItem(dispatched), cancellationToken).ConfigureAwait(false);
@@ -265,11 +270,28 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
 
         _metrics.Dispose();
+        _wake.Dispose();
         _stop.Dispose();
     }
 
     /// <inheritdoc />
     public void Dispose() => DisposeAsync().AsTask().GetAwaiter().GetResult();
+
+    private void OnTick()
+    {
+        if (_work.Writer.TryWrite(Tick.Instance))
+        {
+            Wake();
+        }
+    }
+
+    private void Wake()
+    {
+        if (_wake.CurrentCount == 0)
+        {
+            _wake.Release();
+        }
+    }
 
     private static NamedTensor[] Copy(IReadOnlyList<NamedTensor> tensors)
     {
@@ -305,8 +327,21 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         CancellationToken stop = _stop.Token;
         try
         {
-            await foreach (object item in _work.Reader.ReadAllAsync(stop).ConfigureAwait(false))
+            while (true)
             {
+                if (!_work.Reader.TryRead(out object? item))
+                {
+                    if (_work.Reader.Completion.IsCompleted)
+                    {
+                        break;
+                    }
+
+                    // Observations do not wake the loop (a wake-up per request would cost the request path a thread
+                    // switch); it drains them every PollInterval. Labels, flushes and profiles wake it at once.
+                    await _wake.WaitAsync(PollInterval, stop).ConfigureAwait(false);
+                    continue;
+                }
+
                 try
                 {
                     switch (item)
@@ -562,15 +597,6 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         WindowReport report = state.CloseWindow(now, dropped - _droppedReported);
         _droppedReported = dropped;
         Export(report, state.Version);
-        try
-        {
-            WindowClosed?.Invoke(report);
-        }
-        catch (Exception ex) when (ex is not OutOfMemoryException)
-        {
-            MonitoringLog.ObservationFailed(_logger, state.Version.Name, state.Version.Version, ex);
-        }
-
         foreach (AlertRuleState rule in state.AlertStates)
         {
             double? value = report.Values.TryGetValue(rule.Rule.Metric, out double v) ? v : null;
@@ -597,6 +623,15 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     MonitoringLog.ObservationFailed(_logger, state.Version.Name, state.Version.Version, ex);
                 }
             }
+        }
+
+        try
+        {
+            WindowClosed?.Invoke(report);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            MonitoringLog.ObservationFailed(_logger, state.Version.Name, state.Version.Version, ex);
         }
     }
 

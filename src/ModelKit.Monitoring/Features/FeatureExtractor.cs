@@ -32,8 +32,14 @@ public enum TensorReducers
     /// <summary>The share of elements in each quarter of [0, 1] (an intensity histogram for images scaled to [0, 1]), four features.</summary>
     IntensityHistogram = 8,
 
-    /// <summary>Mean, standard deviation and L2 norm.</summary>
-    Default = Mean | StandardDeviation | L2Norm,
+    /// <summary>
+    /// The mean absolute difference of neighbouring elements along the last axis (total variation per element, the
+    /// usual roughness or noise statistic of an image), over the whole sample; needs a fixed last dimension.
+    /// </summary>
+    Roughness = 16,
+
+    /// <summary>Mean, standard deviation, L2 norm and roughness.</summary>
+    Default = Mean | StandardDeviation | L2Norm | Roughness,
 }
 
 /// <summary>A monitored feature.</summary>
@@ -121,7 +127,18 @@ public sealed class FeatureExtractor
                     }
                 }
 
-                _plans.Add(new Plan(spec.Name, true, PlanKind.Reduce, first, features.Count - first, channels, reducers));
+                long lastDimension = spec.Shape[^1];
+                TensorReducers planReducers = reducers;
+                if (reducers.HasFlag(TensorReducers.Roughness) && lastDimension > 1)
+                {
+                    features.Add(new FeatureDefinition($"{spec.Name}.roughness", FeatureKind.Numeric, "input"));
+                }
+                else
+                {
+                    planReducers &= ~TensorReducers.Roughness;
+                }
+
+                _plans.Add(new Plan(spec.Name, true, PlanKind.Reduce, first, features.Count - first, channels, planReducers, (int)Math.Max(1, lastDimension)));
             }
         }
 
@@ -210,16 +227,32 @@ public sealed class FeatureExtractor
                 continue;
             }
 
-            double[]? data = ToDoubles(tensor);
-            if (data is null || rows == 0 || data.Length % rows != 0)
+            int length = (int)Math.Min(int.MaxValue, tensor.ElementCount);
+            double[] rented = System.Buffers.ArrayPool<double>.Shared.Rent(Math.Max(1, length));
+            try
             {
-                continue;
-            }
+                if (!ToDoubles(tensor, rented) || rows == 0 || length % rows != 0)
+                {
+                    continue;
+                }
 
+                ExtractRows(plan, rented.AsSpan(0, length), rows, width, values, ref nonFiniteElements);
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<double>.Shared.Return(rented);
+            }
+        }
+
+        return values;
+    }
+
+    private static void ExtractRows(Plan plan, ReadOnlySpan<double> data, int rows, int width, double[] values, ref long nonFiniteElements)
+    {
             int perRow = data.Length / rows;
             for (int r = 0; r < rows; r++)
             {
-                ReadOnlySpan<double> row = data.AsSpan(r * perRow, perRow);
+                ReadOnlySpan<double> row = data.Slice(r * perRow, perRow);
                 Span<double> target = values.AsSpan((r * width) + plan.First, plan.Count);
                 if (plan.IsInput)
                 {
@@ -249,9 +282,6 @@ public sealed class FeatureExtractor
                         break;
                 }
             }
-        }
-
-        return values;
     }
 
     private static void Classify(ReadOnlySpan<double> scores, Span<double> target)
@@ -352,6 +382,27 @@ public sealed class FeatureExtractor
                 target[t++] = finite == 0 ? double.NaN : (double)quarters[q] / finite;
             }
         }
+
+        if (plan.Reducers.HasFlag(TensorReducers.Roughness))
+        {
+            int width = plan.LastDimension;
+            double total = 0;
+            long pairs = 0;
+            for (int start = 0; start + width <= sample.Length; start += width)
+            {
+                for (int i = start + 1; i < start + width; i++)
+                {
+                    double d = sample[i] - sample[i - 1];
+                    if (double.IsFinite(d))
+                    {
+                        total += Math.Abs(d);
+                        pairs++;
+                    }
+                }
+            }
+
+            target[t++] = pairs == 0 ? double.NaN : total / pairs;
+        }
     }
 
     private static int RowCount(IReadOnlyList<NamedTensor> inputs)
@@ -380,43 +431,59 @@ public sealed class FeatureExtractor
         return null;
     }
 
-    private static double[]? ToDoubles(Tensor tensor) => tensor switch
+    private static bool ToDoubles(Tensor tensor, double[] target)
     {
-        Tensor<float> f => Convert(f.Span),
-        Tensor<double> d => d.Span.ToArray(),
-        Tensor<long> l => Convert(l.Span),
-        Tensor<int> i => Convert(i.Span),
-        Tensor<short> s => Convert(s.Span),
-        Tensor<byte> b => Convert(b.Span),
-        Tensor<sbyte> sb => Convert(sb.Span),
-        Tensor<ushort> us => Convert(us.Span),
-        Tensor<uint> ui => Convert(ui.Span),
-        Tensor<ulong> ul => Convert(ul.Span),
-        Tensor<Half> h => ConvertHalf(h.Span),
-        _ => null,
-    };
-
-    private static double[] Convert<T>(ReadOnlySpan<T> span)
-        where T : unmanaged, System.Numerics.INumberBase<T>
-    {
-        var result = new double[span.Length];
-        for (int i = 0; i < span.Length; i++)
+        switch (tensor)
         {
-            result[i] = double.CreateTruncating(span[i]);
-        }
+            case Tensor<float> f:
+                Convert(f.Span, target);
+                return true;
+            case Tensor<double> d:
+                d.Span.CopyTo(target);
+                return true;
+            case Tensor<long> l:
+                Convert(l.Span, target);
+                return true;
+            case Tensor<int> i:
+                Convert(i.Span, target);
+                return true;
+            case Tensor<short> s:
+                Convert(s.Span, target);
+                return true;
+            case Tensor<byte> b:
+                Convert(b.Span, target);
+                return true;
+            case Tensor<sbyte> sb:
+                Convert(sb.Span, target);
+                return true;
+            case Tensor<ushort> us:
+                Convert(us.Span, target);
+                return true;
+            case Tensor<uint> ui:
+                Convert(ui.Span, target);
+                return true;
+            case Tensor<ulong> ul:
+                Convert(ul.Span, target);
+                return true;
+            case Tensor<Half> h:
+                for (int k = 0; k < h.Span.Length; k++)
+                {
+                    target[k] = (double)h.Span[k];
+                }
 
-        return result;
+                return true;
+            default:
+                return false;
+        }
     }
 
-    private static double[] ConvertHalf(ReadOnlySpan<Half> span)
+    private static void Convert<T>(ReadOnlySpan<T> span, double[] target)
+        where T : unmanaged, System.Numerics.INumberBase<T>
     {
-        var result = new double[span.Length];
         for (int i = 0; i < span.Length; i++)
         {
-            result[i] = (double)span[i];
+            target[i] = double.CreateTruncating(span[i]);
         }
-
-        return result;
     }
 
     private static bool IsNumeric(TensorElementType type) =>
@@ -430,5 +497,5 @@ public sealed class FeatureExtractor
     }
 
     [StructLayout(LayoutKind.Auto)]
-    private readonly record struct Plan(string Tensor, bool IsInput, PlanKind Kind, int First, int Count, int Channels, TensorReducers Reducers);
+    private readonly record struct Plan(string Tensor, bool IsInput, PlanKind Kind, int First, int Count, int Channels, TensorReducers Reducers, int LastDimension = 1);
 }

@@ -21,6 +21,8 @@ public sealed class KllSketch
     private const int MinLevelCapacity = 8;
     private readonly List<List<double>> _levels = [new List<double>()];
     private ulong _random;
+    private int _retained;
+    private int _capacity = -1;
 
     /// <summary>Creates an empty sketch.</summary>
     /// <param name="k">Accuracy parameter, 8 to 65,535; memory and accuracy grow with it.</param>
@@ -102,7 +104,11 @@ public sealed class KllSketch
 
         Count++;
         _levels[0].Add(value);
-        Compress();
+        _retained++;
+        if (_retained > TotalCapacity())
+        {
+            Compress();
+        }
     }
 
     /// <summary>Merges <paramref name="other"/> into this sketch; <paramref name="other"/> is unchanged.</summary>
@@ -284,6 +290,8 @@ public sealed class KllSketch
         }
 
         sketch.Count = state.Count;
+        sketch._retained = sketch.RetainedCount;
+        sketch._capacity = -1;
         sketch.NonFiniteCount = state.NonFiniteCount;
         sketch.Min = state.Min ?? double.NaN;
         sketch.Max = state.Max ?? double.NaN;
@@ -296,19 +304,35 @@ public sealed class KllSketch
         return Math.Max(MinLevelCapacity, (int)Math.Ceiling(K * Math.Pow(2.0 / 3.0, depth)));
     }
 
+    private int TotalCapacity()
+    {
+        if (_capacity < 0)
+        {
+            int capacity = 0;
+            for (int h = 0; h < _levels.Count; h++)
+            {
+                capacity += Capacity(h);
+            }
+
+            _capacity = capacity;
+        }
+
+        return _capacity;
+    }
+
     private void Compress()
     {
         while (true)
         {
             int total = 0;
-            int capacity = 0;
             for (int h = 0; h < _levels.Count; h++)
             {
                 total += _levels[h].Count;
-                capacity += Capacity(h);
             }
 
-            if (total <= capacity)
+            _retained = total;
+            _capacity = -1;
+            if (total <= TotalCapacity())
             {
                 return;
             }

@@ -1,0 +1,167 @@
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ModelKit.Monitoring;
+using ModelKit.Monitoring.Alerts;
+using ModelKit.Monitoring.Profiles;
+using ModelKit.Registry;
+using ModelKit.Serving;
+
+namespace ModelKit.Benchmarks;
+
+/// <summary>
+/// Serving throughput at batch 1 with monitoring off, observing 10% and observing 100% of the requests, in one run:
+/// <see cref="IInferenceSessionPool.RunAsync"/> on the quick start's MLP (one intra-op thread, batching off so each call
+/// runs at once), with a <see cref="ModelMonitor"/> registered as the pool's observer (a reference profile of 2,000
+/// images, windows of 200, drift and alert rules evaluated as in production, no capture). The monitor's background loop
+/// runs on the other core; an observation it cannot keep up with is dropped and counted, and the count is checked in
+/// <c>GlobalCleanup</c> (a benchmark that silently dropped work would flatter monitoring). Runs in process.
+/// </summary>
+[MemoryDiagnoser]
+[Config(typeof(InProcessConfig))]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
+public class MonitoringBenchmarks
+{
+    private readonly List<IAsyncDisposable> _owned = [];
+    private IInferenceSessionPool _off = null!;
+    private IInferenceSessionPool _tenPercent = null!;
+    private IInferenceSessionPool _all = null!;
+    private ModelMonitor _monitorTen = null!;
+    private ModelMonitor _monitorAll = null!;
+    private NamedTensor[] _inputs = null!;
+    private ModelReference _reference = null!;
+    private InferenceObservation _observation = null!;
+
+    [GlobalSetup]
+    public void Setup() => SetupAsync().GetAwaiter().GetResult();
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        Console.WriteLine($"// dropped observations: 10% {_monitorTen.DroppedCount}, 100% {_monitorAll.DroppedCount}");
+        foreach (IAsyncDisposable d in _owned)
+        {
+            d.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        }
+    }
+
+    [Benchmark(Baseline = true, Description = "pool RunAsync, monitoring off")]
+    public Task<InferenceResult> Off() => _off.RunAsync(_reference, _inputs);
+
+    [Benchmark(Description = "pool RunAsync, monitoring 10%")]
+    public Task<InferenceResult> TenPercent() => _tenPercent.RunAsync(_reference, _inputs);
+
+    [Benchmark(Description = "pool RunAsync, monitoring 100%")]
+    public Task<InferenceResult> Everything() => _all.RunAsync(_reference, _inputs);
+
+    /// <summary>The request path's share of 100% monitoring: the hook alone (sample, copy input and output, enqueue), on an observation of one image.</summary>
+    /// <returns>Nothing.</returns>
+    [Benchmark(Description = "hook only: OnInferenceCompleted, 100%")]
+    public int HookOnly()
+    {
+        _monitorAll.OnInferenceCompleted(_observation);
+        return 0;
+    }
+
+    /// <summary>Everything monitoring does per request at 100%, hook plus background work (features, sketches, windows, drift), per 1,000 observations, waited for with <see cref="ModelMonitor.FlushAsync"/>.</summary>
+    /// <returns>A task.</returns>
+    [Benchmark(Description = "hook + background work, 1,000 observations", OperationsPerInvoke = 1000)]
+    public async Task HookAndProcessing()
+    {
+        for (int i = 0; i < 1000; i++)
+        {
+            _monitorAll.OnInferenceCompleted(_observation);
+        }
+
+        await _monitorAll.FlushAsync();
+    }
+
+    private async Task SetupAsync()
+    {
+        byte[] model = BenchmarkModels.QuickStartMlp();
+        float[] pixels = BenchmarkModels.Pixels(1, 7);
+        _inputs = [new NamedTensor("input", Tensor.Create<float>(pixels, 1, 1, 28, 28))];
+        _reference = ModelReference.Parse("mlp@production");
+        (_off, _) = await CreateAsync(model, null);
+        (_tenPercent, _monitorTen) = await CreateAsync(model, 0.1);
+        (_all, _monitorAll) = await CreateAsync(model, 1.0);
+        InferenceResult result = await _all.RunAsync(_reference, _inputs);
+        _observation = new InferenceObservation(_reference.ToString(), result.ModelVersion, _inputs, result.Outputs, TimeSpan.FromMilliseconds(0.05), DateTimeOffset.UtcNow);
+    }
+
+    private async Task<(IInferenceSessionPool Pool, ModelMonitor Monitor)> CreateAsync(byte[] model, double? sampling)
+    {
+        string directory = Path.Combine(Path.GetTempPath(), $"modelkit-bench-monitoring-{Guid.NewGuid():N}");
+        var services = new ServiceCollection();
+        services.AddModelKit(o => o.DataDirectory = directory).AddModelRegistry().AddOnnx()
+            .AddOnnxRuntimeServing(o =>
+            {
+                o.IntraOpThreadCount = 1;
+                o.InterOpThreadCount = 1;
+            })
+            .ConfigureSessionPool(o =>
+            {
+                o.ReloadPollInterval = TimeSpan.Zero;
+                o.Batching.Enabled = false;
+            });
+        if (sampling is double rate)
+        {
+            services.AddModelKit().AddMonitoring(o =>
+            {
+                o.SamplingRate = rate;
+                o.Rules.Add(new AlertRule { Name = "Drift", Metric = "drift.share", Comparison = AlertComparison.GreaterThan, Threshold = 0 });
+            });
+        }
+
+        ServiceProvider provider = services.BuildServiceProvider();
+        _owned.Add(new HostCleanup(provider, directory));
+        var registry = provider.GetRequiredService<IModelRegistry>();
+        using (var content = new MemoryStream(model))
+        {
+            ModelVersion version = await registry.RegisterAsync(new ModelRegistration("mlp"), content);
+            await registry.SetAliasAsync("mlp", "production", version.Version);
+        }
+
+        var pool = provider.GetRequiredService<IInferenceSessionPool>();
+        ModelMonitor monitor = null!;
+        if (sampling is not null)
+        {
+            monitor = provider.GetRequiredService<ModelMonitor>();
+            ModelVersion version = await registry.ResolveAsync(_reference);
+            var builder = new ReferenceProfileBuilder(version);
+            using IInferenceSession session = await provider.GetRequiredService<IInferenceSessionFactory>().CreateAsync(version.Reference);
+            for (int i = 0; i < 20; i++)
+            {
+                float[] batch = BenchmarkModels.Pixels(100, 100 + i);
+                NamedTensor[] inputs = [new NamedTensor("input", Tensor.Create<float>(batch, 100, 1, 28, 28))];
+                builder.Add(inputs, session.Run(inputs));
+            }
+
+            await monitor.SetReferenceProfileAsync(version, builder.Build("dataset", DateTimeOffset.UtcNow));
+        }
+
+        await pool.RunAsync(_reference, _inputs);
+        return (pool, monitor);
+    }
+
+    /// <summary>In process (the shared 2-core machine builds a child project too slowly for BenchmarkDotNet's 2-minute limit), 5 warm-up and 20 measured iterations.</summary>
+    private sealed class InProcessConfig : ManualConfig
+    {
+        public InProcessConfig() => AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithWarmupCount(5).WithIterationCount(20));
+    }
+
+    private sealed class HostCleanup(ServiceProvider provider, string directory) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await provider.DisposeAsync();
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+    }
+}
