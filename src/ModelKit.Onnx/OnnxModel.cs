@@ -101,7 +101,8 @@ public static class OnnxModel
     /// <exception cref="ArgumentException"><paramref name="path"/> is <see langword="null"/> or empty, or <paramref name="options"/> is invalid.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above; the message names the tensor, the location and the rule.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above (or cannot be checked); the message names the tensor, the location and the rule.</exception>
     public static ModelProto LoadFile(string path, OnnxModelOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

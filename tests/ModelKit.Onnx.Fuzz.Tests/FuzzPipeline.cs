@@ -90,6 +90,8 @@ internal sealed class FuzzPipeline : IDisposable
 
     public ConcurrentDictionary<string, int> Refusals { get; } = new();
 
+    public ConcurrentDictionary<string, string> Examples { get; } = new();
+
     public ConcurrentDictionary<(string Kind, FuzzOutcome Outcome), int> ByKind { get; } = new();
 
     public List<string> Findings { get; } = [];
@@ -194,7 +196,9 @@ internal sealed class FuzzPipeline : IDisposable
                 "load in ONNX Runtime" => FuzzOutcome.RefusedByOnnxRuntime,
                 _ => FuzzOutcome.RanWithError,
             }, fuzzCase.Kind);
-            Refusals.AddOrUpdate(stage + ": " + Classify(ex.Message), 1, (_, n) => n + 1);
+            string group = stage + ": " + Classify(ex.Message);
+            Refusals.AddOrUpdate(group, 1, (_, n) => n + 1);
+            Examples.TryAdd(group, ex.Message.Length > 400 ? ex.Message[..400] + "…" : ex.Message);
             return null;
         }
         catch (Exception ex)
@@ -317,6 +321,7 @@ internal sealed class FuzzPipeline : IDisposable
         foreach ((string reason, int n) in Refusals.OrderByDescending(p => p.Value).Take(25))
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"    {n,5} × {reason}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"            e.g. {Examples.GetValueOrDefault(reason)}");
         }
 
         foreach (string finding in Findings.Take(20))

@@ -19,7 +19,7 @@ internal static class StructuredModels
         "duplicate names", "unknown element type", "external data", "external data", "external data", "unknown field",
         "wrong attribute type", "unknown operator", "deep subgraph nesting", "huge input dimension", "input without shape",
         "sparse index out of range", "string tensor count", "opset and ir_version", "typed data of the wrong type",
-        "truncated bytes", "output without type", "4-bit and float8 tensors", "huge sparse dense shape", "tensor segment",
+        "truncated bytes", "output without type", "4-bit and float8 tensors", "huge sparse dense shape", "tensor segment", "function expansion",
     ];
 
     private static readonly string[] Structures = ["initializer", "constant node", "local function", "if subgraph", "training_info", "sparse initializer"];
@@ -212,6 +212,32 @@ internal static class StructuredModels
                     sparse.Indices = new TensorProto { Name = "bias_indices", DataType = (int)DataType.Int64, Dims = { bias.Dims[0] } };
                     sparse.Indices.Int64Data.Add(Enumerable.Range(0, (int)bias.Dims[0]).Select(i => (long)i));
                     model.Graph.SparseInitializer.Add(sparse);
+                    break;
+                }
+
+            case "function expansion":
+                {
+                    // Functions that each call the next twice: small depths run, large ones must be refused before inlining.
+                    int levels = random.Next(2) == 0 ? random.Next(1, 8) : random.Next(20, 60);
+                    for (int level = 0; level < levels; level++)
+                    {
+                        string callee = level == levels - 1 ? "Relu" : "F" + (level + 1);
+                        string domain = level == levels - 1 ? string.Empty : "local";
+                        var function = new FunctionProto { Name = "F" + level, Domain = "local", Input = { "i" }, Output = { "o" } };
+                        function.Node.Add(new NodeProto { Name = "a", OpType = callee, Domain = domain, Input = { "i" }, Output = { "t" } });
+                        function.Node.Add(new NodeProto { Name = "b", OpType = callee, Domain = domain, Input = { "t" }, Output = { "o" } });
+                        function.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+                        model.Functions.Add(function);
+                    }
+
+                    if (!model.OpsetImport.Any(o => o.Domain == "local"))
+                    {
+                        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "local", Version = 1 });
+                    }
+
+                    NodeProto relu = model.Graph.Node.First(n => n.OpType == "Relu");
+                    relu.OpType = "F0";
+                    relu.Domain = "local";
                     break;
                 }
 
