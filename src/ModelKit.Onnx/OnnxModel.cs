@@ -95,6 +95,10 @@ public static class OnnxModel
     /// tensor's bytes (onnx/docs/ExternalData.md). Call it before handing the same path to ONNX Runtime, which resolves
     /// external data against the model file's folder.
     /// </summary>
+    /// <remarks>
+    /// The check holds for the files as they are when it runs: load the model into ONNX Runtime from a folder that
+    /// nobody else writes to (such as an immutable registry artifact), or the files could change in between.
+    /// </remarks>
     /// <param name="path">The <c>.onnx</c> file.</param>
     /// <param name="options">The limits; <see langword="null"/> for the defaults.</param>
     /// <returns>The model (its external data is not loaded).</returns>

@@ -394,6 +394,18 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
     }
 
     [Fact]
+    public void LoadFile_ModelFolderReachedThroughASymbolicLink_IsAccepted()
+    {
+        WriteModel(WithExternalBias("b.bin"));
+        File.WriteAllBytes(Path.Combine(_root, "model", "b.bin"), new byte[16]);
+        Directory.CreateSymbolicLink(Path.Combine(_root, "current"), Path.Combine(_root, "model"));
+
+        ModelProto model = OnnxModel.LoadFile(Path.Combine(_root, "current", "model.onnx"));
+
+        Assert.Equal("b", model.Graph.Initializer[0].Name);
+    }
+
+    [Fact]
     public void Load_ExternalDataGivenAsBytes_IsRefusedEvenWhenTheFileExistsInTheWorkingDirectory()
     {
         var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(WithExternalBias("appsettings.json").ToByteArray()));
