@@ -95,13 +95,18 @@ public static class OnnxModel
     /// tensor's bytes (onnx/docs/ExternalData.md). Call it before handing the same path to ONNX Runtime, which resolves
     /// external data against the model file's folder.
     /// </summary>
+    /// <remarks>
+    /// The check holds for the files as they are when it runs: load the model into ONNX Runtime from a folder that
+    /// nobody else writes to (such as an immutable registry artifact), or the files could change in between.
+    /// </remarks>
     /// <param name="path">The <c>.onnx</c> file.</param>
     /// <param name="options">The limits; <see langword="null"/> for the defaults.</param>
     /// <returns>The model (its external data is not loaded).</returns>
     /// <exception cref="ArgumentException"><paramref name="path"/> is <see langword="null"/> or empty, or <paramref name="options"/> is invalid.</exception>
     /// <exception cref="FileNotFoundException">The file does not exist.</exception>
     /// <exception cref="IOException">The file cannot be read.</exception>
-    /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above; the message names the tensor, the location and the rule.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above (or cannot be checked); the message names the tensor, the location and the rule.</exception>
     public static ModelProto LoadFile(string path, OnnxModelOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);

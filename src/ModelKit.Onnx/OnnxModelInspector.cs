@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Options;
+using ModelKit.Onnx.Internal;
 using ModelKit.Onnx.Protobuf;
 using ModelKit.Registry;
 
@@ -7,7 +8,8 @@ namespace ModelKit.Onnx;
 
 /// <summary>
 /// The <see cref="IModelFormatInspector"/> for <c>onnx</c>: validates an uploaded artifact as an ONNX model (see
-/// <see cref="OnnxModel.Validate(ModelProto)"/>) and reads its signature and properties. Thread-safe.
+/// <see cref="OnnxModel.Validate(ModelProto, OnnxModelOptions, string?)"/>, with the configured <see cref="OnnxModelOptions"/>;
+/// an artifact is one file, so external tensor data is refused) and reads its signature and properties. Thread-safe.
 /// </summary>
 /// <remarks>
 /// Properties: <c>onnx.ir_version</c>, <c>onnx.opset</c> (default domain), <c>onnx.producer_name</c>,
@@ -17,9 +19,9 @@ namespace ModelKit.Onnx;
 /// </remarks>
 public sealed class OnnxModelInspector : IModelFormatInspector
 {
-    private readonly long _maxModelBytes;
+    private readonly OnnxModelOptions _options;
 
-    /// <summary>Initializes an inspector with the default options (a limit of 2,147,483,647 bytes).</summary>
+    /// <summary>Initializes an inspector with the default <see cref="OnnxModelOptions"/> (a limit of 2,147,483,647 bytes, no unknown fields).</summary>
     public OnnxModelInspector()
         : this(new OnnxModelOptions())
     {
@@ -29,6 +31,7 @@ public sealed class OnnxModelInspector : IModelFormatInspector
     /// <param name="options">The options.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><see cref="OnnxModelOptions.MaxModelBytes"/> is outside 1 to 2,147,483,647.</exception>
+    /// <exception cref="ArgumentException">Another option is invalid; the message quotes the value.</exception>
     public OnnxModelInspector(IOptions<OnnxModelOptions> options)
         : this((options ?? throw new ArgumentNullException(nameof(options))).Value)
     {
@@ -38,7 +41,17 @@ public sealed class OnnxModelInspector : IModelFormatInspector
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxModelBytes, 1, "OnnxModelOptions.MaxModelBytes");
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxModelBytes, OnnxModelOptions.DefaultMaxModelBytes, "OnnxModelOptions.MaxModelBytes");
-        _maxModelBytes = options.MaxModelBytes;
+        OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
+        _options = new OnnxModelOptions
+        {
+            MaxModelBytes = options.MaxModelBytes,
+            AllowUnknownFields = options.AllowUnknownFields,
+            MaxSubgraphDepth = options.MaxSubgraphDepth,
+            MaxNodes = options.MaxNodes,
+            MaxTensors = options.MaxTensors,
+            MaxTensorBytes = options.MaxTensorBytes,
+            MaxTotalTensorBytes = options.MaxTotalTensorBytes,
+        };
     }
 
     /// <summary>Gets <c>onnx</c> (<see cref="ModelFormats.Onnx"/>).</summary>
@@ -52,7 +65,7 @@ public sealed class OnnxModelInspector : IModelFormatInspector
     public ModelArtifactInfo Inspect(Stream content)
     {
         ArgumentNullException.ThrowIfNull(content);
-        ModelProto model = OnnxModel.Load(content, _maxModelBytes);
+        ModelProto model = OnnxModel.Load(content, _options);
         return Describe(model);
     }
 

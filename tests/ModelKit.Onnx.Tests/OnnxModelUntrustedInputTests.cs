@@ -125,6 +125,42 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
     }
 
     [Fact]
+    public void Validate_FunctionsThatDoubleAtEveryLevel_AreRefusedBeforeOnnxRuntimeInlinesThem()
+    {
+        // 40 functions, each calling the next twice: 2^40 nodes once inlined, from a file of a few kilobytes.
+        ModelProto model = AddBias();
+        for (int level = 0; level < 40; level++)
+        {
+            var function = new FunctionProto { Name = "F" + level, Domain = "local", Input = { "i" }, Output = { "o" } };
+            string callee = level == 39 ? "Relu" : "F" + (level + 1);
+            string domain = level == 39 ? string.Empty : "local";
+            function.Node.Add(new NodeProto { Name = "a", OpType = callee, Domain = domain, Input = { "i" }, Output = { "t" } });
+            function.Node.Add(new NodeProto { Name = "b", OpType = callee, Domain = domain, Input = { "t" }, Output = { "o" } });
+            function.OpsetImport.Add(new OperatorSetIdProto { Domain = string.Empty, Version = 17 });
+            model.Functions.Add(function);
+        }
+
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "local", Version = 1 });
+        model.Graph.Node[0].Output[0] = "h";
+        model.Graph.Node.Add(new NodeProto { Name = "call", OpType = "F0", Domain = "local", Input = { "h" }, Output = { "y" } });
+
+        InvalidModelException ex = RefusedAsBytes(model);
+
+        Assert.StartsWith("The ONNX model's graph expands to more than OnnxModelOptions.MaxNodes (1,000,000) nodes once ONNX Runtime inlines its model-local functions", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validate_RecursiveFunction_IsRefused()
+    {
+        ModelProto model = WithLocalFunction(Floats("c", [4], new byte[16]));
+        model.Functions[0].Node.Add(new NodeProto { Name = "again", OpType = "AddConstant", Domain = "local", Input = { "fy" }, Output = { "unused" } });
+
+        InvalidModelException ex = Refused(model);
+
+        Assert.StartsWith("The ONNX model's model-local function 'local:AddConstant' calls itself (through 'local:AddConstant'); ONNX forbids recursive functions.", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_SubgraphsNestedDeeperThanTheLimit_AreRefused()
     {
         OnnxModel.Validate(NestedIfs(4), new OnnxModelOptions { MaxSubgraphDepth = 4 });
@@ -243,6 +279,15 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_UnknownFieldsAllowedByTheOptions_AreAccepted()
+    {
+        using var content = new MemoryStream([.. AddBias().ToByteArray(), 0xF8, 0x06, 0x01]);
+        var inspector = new OnnxModelInspector(Microsoft.Extensions.Options.Options.Create(new OnnxModelOptions { AllowUnknownFields = true }));
+
+        Assert.Equal("x", inspector.Inspect(content).Signature.Inputs[0].Name);
+    }
+
+    [Fact]
     public void Load_UnknownFieldsAllowedForTrustedSource_SurviveARoundTrip()
     {
         byte[] withUnknown = [.. AddBias().ToByteArray(), 0xF8, 0x06, 0x01];
@@ -344,6 +389,18 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         File.WriteAllBytes(Path.Combine(_root, "model", "data", "b.bin"), new byte[32]);
 
         ModelProto model = OnnxModel.LoadFile(path);
+
+        Assert.Equal("b", model.Graph.Initializer[0].Name);
+    }
+
+    [Fact]
+    public void LoadFile_ModelFolderReachedThroughASymbolicLink_IsAccepted()
+    {
+        WriteModel(WithExternalBias("b.bin"));
+        File.WriteAllBytes(Path.Combine(_root, "model", "b.bin"), new byte[16]);
+        Directory.CreateSymbolicLink(Path.Combine(_root, "current"), Path.Combine(_root, "model"));
+
+        ModelProto model = OnnxModel.LoadFile(Path.Combine(_root, "current", "model.onnx"));
 
         Assert.Equal("b", model.Graph.Initializer[0].Name);
     }

@@ -84,6 +84,18 @@ internal sealed class ExternalDataFolder
         }
 
         CheckLocationSyntax(location, quoted, where);
+        try
+        {
+            CheckFile(location, quoted, where, offset, length, expectedBytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidModelException($"External tensor data refused: {where} keeps its data in {quoted}, which could not be checked ({ex.Message}). Make the file readable, or store the data inside the model.", ex);
+        }
+    }
+
+    private void CheckFile(string location, string quoted, string where, long? offset, long? length, long expectedBytes)
+    {
         string path = RealPath(Path.Join(Folder, location));
         if (!path.StartsWith(Folder + Path.DirectorySeparatorChar, StringComparison.Ordinal))
         {

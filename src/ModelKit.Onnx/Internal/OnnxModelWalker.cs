@@ -50,6 +50,7 @@ internal sealed class OnnxModelWalker
         walker.Visit(model);
         walker._frames.Clear();
         CheckTrainingBindings(model);
+        FunctionExpansion.Check(model, options.MaxNodes);
     }
 
     private void Visit(IMessage message)
@@ -533,4 +534,98 @@ internal sealed class OnnxModelWalker
     }
 
     private readonly record struct Frame(string Field, int Index, IMessage Message);
+}
+
+/// <summary>
+/// ONNX Runtime inlines every call of a model-local function, so a few functions that each call the next one twice
+/// expand to 2^n nodes at load time although the file holds a handful. This counts the nodes after inlining (without
+/// building anything) and refuses recursion, which ONNX forbids (onnx/docs/IR.md, Functions).
+/// </summary>
+internal static class FunctionExpansion
+{
+    public static void Check(ModelProto model, int maxNodes)
+    {
+        if (model.Functions.Count == 0 || model.Graph is null)
+        {
+            return;
+        }
+
+        var functions = new Dictionary<(string Domain, string Name, string Overload), FunctionProto>();
+        foreach (FunctionProto function in model.Functions)
+        {
+            if (!functions.TryAdd((function.Domain, function.Name, function.Overload), function))
+            {
+                throw new InvalidModelException($"The ONNX model defines model-local function '{Name(function)}' twice; (domain, name, overload) must be unique (onnx.proto, ModelProto.functions). Re-export the model.");
+            }
+        }
+
+        long cap = (long)maxNodes + 1;
+        var expanded = new Dictionary<FunctionProto, long>();
+        var calling = new List<FunctionProto>();
+
+        long Graph(GraphProto graph)
+        {
+            long total = 0;
+            foreach (NodeProto node in graph.Node)
+            {
+                total = Math.Min(cap, total + Node(node));
+            }
+
+            return total;
+        }
+
+        long Node(NodeProto node)
+        {
+            long total = functions.TryGetValue((node.Domain, node.OpType, node.Overload), out FunctionProto? function) ? Function(function) : 1;
+            foreach (AttributeProto attribute in node.Attribute)
+            {
+                if (attribute.G is not null)
+                {
+                    total = Math.Min(cap, total + Graph(attribute.G));
+                }
+
+                foreach (GraphProto subgraph in attribute.Graphs)
+                {
+                    total = Math.Min(cap, total + Graph(subgraph));
+                }
+            }
+
+            return total;
+        }
+
+        long Function(FunctionProto function)
+        {
+            if (expanded.TryGetValue(function, out long known))
+            {
+                return known;
+            }
+
+            if (calling.Contains(function))
+            {
+                throw new InvalidModelException(
+                    $"The ONNX model's model-local function '{Name(function)}' calls itself (through {string.Join(" -> ", calling.Select(f => $"'{Name(f)}'"))}); " +
+                    "ONNX forbids recursive functions. Re-export the model.");
+            }
+
+            calling.Add(function);
+            long total = 0;
+            foreach (NodeProto node in function.Node)
+            {
+                total = Math.Min(cap, total + Node(node));
+            }
+
+            calling.RemoveAt(calling.Count - 1);
+            expanded[function] = total;
+            return total;
+        }
+
+        if (Graph(model.Graph) >= cap)
+        {
+            throw new InvalidModelException(
+                Invariant($"The ONNX model's graph expands to more than OnnxModelOptions.MaxNodes ({maxNodes:N0}) nodes once ONNX Runtime inlines its model-local functions ") +
+                "(functions that call other functions multiply). Raise the limit for a trusted model.");
+        }
+    }
+
+    private static string Name(FunctionProto function) => function.Domain.Length == 0 ? function.Name : $"{function.Domain}:{function.Name}";
 }
