@@ -148,7 +148,7 @@ public interface IModelRegistry
     /// <param name="cancellationToken">Cancels the change.</param>
     /// <returns>The deleted version.</returns>
     /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
-    /// <exception cref="ModelVersionInUseException">An alias points at it, or it is another version's lineage parent.</exception>
+    /// <exception cref="ModelVersionInUseException">An alias points at it.</exception>
     Task<ModelVersion> DeleteVersionAsync(string name, int version, CancellationToken cancellationToken = default) =>
         throw NotSupported(nameof(DeleteVersionAsync));
 
