@@ -122,6 +122,9 @@ internal static class QuickStartJob
             cancellationToken);
         await registry.SetAliasAsync(ModelName, ProductionAlias, version.Version, cancellationToken);
         AnsiConsole.MarkupLine($"  registered {version.Name}/{version.Version}, {version.Digest[..19]}…, {version.SizeBytes:N0} bytes; signature {Markup.Escape(string.Join(", ", version.Signature.Inputs))} -> {Markup.Escape(string.Join(", ", version.Signature.Outputs))}");
+        ModelLineageGraph lineage = await registry.GetLineageAsync(version.Reference, cancellationToken);
+        AnsiConsole.MarkupLine($"  lineage: parent {(version.Lineage.ParentVersion is int parent ? $"{version.Name}/{parent}" : "none")}, run {Markup.Escape(version.Lineage.TrainingRunId ?? "none")}, " +
+            $"dataset {Markup.Escape(version.Lineage.DatasetDigest ?? "none")} ({lineage.SameDataset.Count} other version(s) trained on it)");
 
         // 5. Resolve the alias, serve with ONNX Runtime, evaluate the whole test set.
         var reference = ModelReference.Parse($"{ModelName}@{ProductionAlias}");

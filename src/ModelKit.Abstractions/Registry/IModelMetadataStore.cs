@@ -168,7 +168,7 @@ public interface IModelMetadataStore
     /// <param name="cancellationToken">Cancels before the commit.</param>
     /// <returns>The deleted version.</returns>
     /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
-    /// <exception cref="ModelVersionInUseException">An alias points at it, or another version names it as lineage parent.</exception>
+    /// <exception cref="ModelVersionInUseException">An alias points at it.</exception>
     Task<ModelVersion> DeleteVersionAsync(string name, int version, DateTimeOffset now, CancellationToken cancellationToken = default);
 
     /// <summary>Searches versions.</summary>

@@ -148,7 +148,7 @@ public interface IModelRegistry
     /// <param name="cancellationToken">Cancels the change.</param>
     /// <returns>The deleted version.</returns>
     /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
-    /// <exception cref="ModelVersionInUseException">An alias points at it, or it is another version's lineage parent.</exception>
+    /// <exception cref="ModelVersionInUseException">An alias points at it.</exception>
     Task<ModelVersion> DeleteVersionAsync(string name, int version, CancellationToken cancellationToken = default) =>
         throw NotSupported(nameof(DeleteVersionAsync));
 
@@ -176,11 +176,21 @@ public interface IModelRegistry
     /// they are committed by this or any other process sharing the registry, in commit order, without polling by the
     /// caller. Serving uses this to reload when an alias moves.
     /// </summary>
-    /// <param name="afterSequence">Resume after this <see cref="RegistryChange.Sequence"/>; <see langword="null"/> starts with changes committed after the call.</param>
+    /// <param name="afterSequence">
+    /// Resume after this <see cref="RegistryChange.Sequence"/>; <see langword="null"/> starts with changes committed after the
+    /// enumeration starts (its first <c>MoveNextAsync</c>). To miss nothing between reading state and watching it, take
+    /// <see cref="GetChangeSequenceAsync"/> first, then read (for example resolve an alias), then watch after that sequence.
+    /// </param>
     /// <param name="cancellationToken">Ends the stream.</param>
     /// <returns>An endless stream of changes; ends when <paramref name="cancellationToken"/> is cancelled.</returns>
     IAsyncEnumerable<RegistryChange> WatchAsync(long? afterSequence = null, CancellationToken cancellationToken = default) =>
         throw NotSupported(nameof(WatchAsync));
+
+    /// <summary>Gets the sequence number of the latest committed change (0 when there is none), a starting point for <see cref="WatchAsync"/>.</summary>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The sequence number.</returns>
+    Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(GetChangeSequenceAsync));
 
     /// <summary>
     /// Deletes artifacts that no version references, that are older than the grace period and that no registration in

@@ -33,7 +33,9 @@ public sealed class StagedArtifact : IDisposable, IAsyncDisposable
 
     /// <summary>
     /// Copies <paramref name="content"/> from its current position to its end into a new file in
-    /// <paramref name="stagingDirectory"/> while hashing it with SHA-256, and flushes the file to disk. Reading stops as
+    /// <paramref name="stagingDirectory"/> while hashing it with SHA-256. The file is not flushed to disk: a store that keeps
+    /// the staged file itself (the file store renames it into place) flushes it first with <see cref="FlushToDisk"/>; a
+    /// store that uploads it elsewhere needs no local durability. Reading stops as
     /// soon as more than <paramref name="maxSizeBytes"/> bytes arrived (at most the limit plus one byte is read); the
     /// partial file is then deleted. On any failure, cancellation included, the file is deleted.
     /// </summary>
@@ -75,11 +77,11 @@ public sealed class StagedArtifact : IDisposable, IAsyncDisposable
                         throw new ArtifactTooLargeException(maxSizeBytes, description);
                     }
 
+                    // Hash this chunk while the previous write completes: the two overlap on separate cores.
+                    ValueTask write = file.WriteAsync(buffer.AsMemory(0, n), cancellationToken);
                     hash.AppendData(buffer, 0, n);
-                    await file.WriteAsync(buffer.AsMemory(0, n), cancellationToken).ConfigureAwait(false);
+                    await write.ConfigureAwait(false);
                 }
-
-                file.Flush(flushToDisk: true);
             }
 
             return new StagedArtifact(path, ArtifactDigest.Prefix + Convert.ToHexStringLower(hash.GetHashAndReset()), size);
@@ -106,6 +108,16 @@ public sealed class StagedArtifact : IDisposable, IAsyncDisposable
         ObjectDisposedException.ThrowIf(_moved, this);
         return new FileStream(FilePath, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1 << 16,
             FileOptions.Asynchronous | FileOptions.SequentialScan);
+    }
+
+    /// <summary>Flushes the staged file's data to disk (fsync), so that it survives a power loss once renamed into place.</summary>
+    /// <exception cref="ObjectDisposedException">The file was moved or deleted.</exception>
+    /// <exception cref="IOException">The flush failed.</exception>
+    public void FlushToDisk()
+    {
+        ObjectDisposedException.ThrowIf(_moved, this);
+        using var file = new FileStream(FilePath, FileMode.Open, FileAccess.ReadWrite, FileShare.Read, bufferSize: 0);
+        file.Flush(flushToDisk: true);
     }
 
     /// <summary>Records that a store moved the file away (for example renamed it into place), so disposing deletes nothing.</summary>

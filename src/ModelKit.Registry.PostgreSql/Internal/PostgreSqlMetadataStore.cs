@@ -115,7 +115,7 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
                 Description = r.Description,
                 CreatedAt = createdAt,
             };
-            await using (NpgsqlCommand insert = Command(c, t, $"""
+            using (NpgsqlCommand insert = Command(c, t, $"""
                 INSERT INTO {_s}.model_versions
                     (name, version, digest, size_bytes, format, signature_json, metrics, tags, lineage_json, description, created_at,
                      archived, parent_version, training_run_id, dataset_digest)
@@ -138,24 +138,29 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     public async Task<ModelVersion?> FindVersionAsync(ModelReference reference, CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
         string sql = reference.Alias is not null
             ? $"SELECT {Columns("v")} FROM {_s}.aliases a JOIN {_s}.model_versions v ON v.name = a.name AND v.version = a.version WHERE a.name = @n AND a.alias = @a;"
             : reference.Version is not null
                 ? $"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE v.name = @n AND v.version = @v;"
                 : $"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE v.name = @n AND NOT v.archived ORDER BY v.version DESC LIMIT 1;";
-        await using NpgsqlCommand command = Command(c, null, sql, ("n", reference.Name), ("a", reference.Alias), ("v", reference.Version));
+        NpgsqlCommand command = Command(c, null, sql, ("n", reference.Name), ("a", reference.Alias), ("v", reference.Version));
+        await using var commandDisposal = command.ConfigureAwait(false);
         List<ModelVersion> found = await ReadVersionsAsync(command, cancellationToken).ConfigureAwait(false);
         return found.Count == 0 ? null : found[0];
     }
 
     public async Task<IReadOnlyList<string>> ListModelsAsync(CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlCommand command = Command(c, null,
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        NpgsqlCommand command = Command(c, null,
             $"SELECT name FROM {_s}.models m WHERE EXISTS (SELECT 1 FROM {_s}.model_versions v WHERE v.name = m.name) ORDER BY name COLLATE \"C\";");
+        await using var commandDisposal = command.ConfigureAwait(false);
         var names = new List<string>();
-        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             names.Add(reader.GetString(0));
@@ -166,17 +171,22 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     public async Task<IReadOnlyList<ModelVersion>> ListVersionsAsync(string name, CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlCommand command = Command(c, null, $"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE v.name = @n ORDER BY v.version;", ("n", name));
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        NpgsqlCommand command = Command(c, null, $"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE v.name = @n ORDER BY v.version;", ("n", name));
+        await using var commandDisposal = command.ConfigureAwait(false);
         return await ReadVersionsAsync(command, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyDictionary<string, int>> GetAliasesAsync(string name, CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlCommand command = Command(c, null, $"SELECT alias, version FROM {_s}.aliases WHERE name = @n;", ("n", name));
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        NpgsqlCommand command = Command(c, null, $"SELECT alias, version FROM {_s}.aliases WHERE name = @n;", ("n", name));
+        await using var commandDisposal = command.ConfigureAwait(false);
         var aliases = new SortedDictionary<string, int>(StringComparer.Ordinal);
-        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             aliases.Add(reader.GetString(0), reader.GetInt32(1));
@@ -243,12 +253,15 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     public async Task<IReadOnlyList<AliasChange>> GetAliasHistoryAsync(string name, string? alias, CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlCommand command = Command(c, null,
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        NpgsqlCommand command = Command(c, null,
             $"SELECT seq, alias, old_version, version, changed_at, changed_by, reason FROM {_s}.changes " +
             "WHERE name = @n AND kind IN (2, 3) AND (@a::text IS NULL OR alias = @a::text) ORDER BY seq;", ("n", name), ("a", alias));
+        await using var commandDisposal = command.ConfigureAwait(false);
         var history = new List<AliasChange>();
-        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             history.Add(new AliasChange(
@@ -269,7 +282,7 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
             long seq = await NextSequenceAsync(c, t, cancellationToken).ConfigureAwait(false);
             ModelVersion current = await ReadVersionOrThrowAsync(c, t, name, version, cancellationToken).ConfigureAwait(false);
             (Dictionary<string, string> tags, Dictionary<string, double> metrics) = RegistryText.Apply(current.Tags, current.Metrics, update);
-            await using (NpgsqlCommand command = Command(c, t, $"UPDATE {_s}.model_versions SET tags = @tags, metrics = @metrics WHERE name = @n AND version = @v;",
+            using (NpgsqlCommand command = Command(c, t, $"UPDATE {_s}.model_versions SET tags = @tags, metrics = @metrics WHERE name = @n AND version = @v;",
                 ("n", name), ("v", version)))
             {
                 command.Parameters.Add(new NpgsqlParameter("metrics", NpgsqlDbType.Jsonb) { Value = RegistryText.SerializeMetrics(metrics) });
@@ -310,8 +323,10 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     public async Task<ModelSearchResult> SearchAsync(ModelSearchQuery query, CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlCommand command = c.CreateCommand();
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        NpgsqlCommand command = c.CreateCommand();
+        await using var commandDisposal = command.ConfigureAwait(false);
         var sql = new StringBuilder($"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE true");
         if (!string.IsNullOrEmpty(query.NamePrefix))
         {
@@ -415,18 +430,22 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     public async Task<long> GetLatestChangeSequenceAsync(CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
         return await ScalarLongAsync(c, null, $"SELECT last_seq FROM {_s}.change_counter WHERE id = 1;", cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<IReadOnlyList<RegistryChange>> ReadChangesAsync(long afterSequence, int maxCount, CancellationToken cancellationToken = default)
     {
-        await using NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
-        await using NpgsqlCommand command = Command(c, null,
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        NpgsqlCommand command = Command(c, null,
             $"SELECT seq, kind, name, version, alias, old_version, changed_at FROM {_s}.changes WHERE seq > @after ORDER BY seq LIMIT @max;",
             ("after", afterSequence), ("max", maxCount));
+        await using var commandDisposal = command.ConfigureAwait(false);
         var changes = new List<RegistryChange>();
-        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             changes.Add(new RegistryChange(
@@ -501,9 +520,10 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
         {
             try
             {
-                await using NpgsqlConnection connection = await OpenAsync(stop).ConfigureAwait(false);
+                NpgsqlConnection connection = await OpenAsync(stop).ConfigureAwait(false);
+                await using var connectionDisposal = connection.ConfigureAwait(false);
                 connection.Notification += (_, _) => _signal.Pulse();
-                await using (NpgsqlCommand listen = Command(connection, null, $"LISTEN {Channel};"))
+                using (NpgsqlCommand listen = Command(connection, null, $"LISTEN {Channel};"))
                 {
                     await listen.ExecuteNonQueryAsync(stop).ConfigureAwait(false);
                 }
@@ -562,22 +582,26 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     private static async Task LockDigestAsync(NpgsqlConnection c, NpgsqlTransaction t, string digest, CancellationToken cancellationToken)
     {
-        await using NpgsqlCommand command = Command(c, t, "SELECT pg_advisory_xact_lock(hashtextextended(@d, 0));", ("d", digest));
+        NpgsqlCommand command = Command(c, t, "SELECT pg_advisory_xact_lock(hashtextextended(@d, 0));", ("d", digest));
+        await using var commandDisposal = command.ConfigureAwait(false);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<int?> ReadAliasAsync(NpgsqlConnection c, NpgsqlTransaction t, string name, string alias, CancellationToken cancellationToken)
     {
-        await using NpgsqlCommand command = Command(c, t, $"SELECT version FROM {_s}.aliases WHERE name = @n AND alias = @a;", ("n", name), ("a", alias));
+        NpgsqlCommand command = Command(c, t, $"SELECT version FROM {_s}.aliases WHERE name = @n AND alias = @a;", ("n", name), ("a", alias));
+        await using var commandDisposal = command.ConfigureAwait(false);
         object? value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return value is null or DBNull ? null : Convert.ToInt32(value, CultureInfo.InvariantCulture);
     }
 
     private async Task ThrowIfAliasedAsync(NpgsqlConnection c, NpgsqlTransaction t, string name, int version, string operation, CancellationToken cancellationToken)
     {
-        await using NpgsqlCommand command = Command(c, t, $"SELECT alias FROM {_s}.aliases WHERE name = @n AND version = @v ORDER BY alias COLLATE \"C\";", ("n", name), ("v", version));
+        NpgsqlCommand command = Command(c, t, $"SELECT alias FROM {_s}.aliases WHERE name = @n AND version = @v ORDER BY alias COLLATE \"C\";", ("n", name), ("v", version));
+        await using var commandDisposal = command.ConfigureAwait(false);
         var aliases = new List<string>();
-        await using (NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
         {
             while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
@@ -593,7 +617,8 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     private async Task<ModelVersion> ReadVersionOrThrowAsync(NpgsqlConnection c, NpgsqlTransaction t, string name, int version, CancellationToken cancellationToken)
     {
-        await using NpgsqlCommand command = Command(c, t, $"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE v.name = @n AND v.version = @v FOR UPDATE;", ("n", name), ("v", version));
+        NpgsqlCommand command = Command(c, t, $"SELECT {Columns("v")} FROM {_s}.model_versions v WHERE v.name = @n AND v.version = @v FOR UPDATE;", ("n", name), ("v", version));
+        await using var commandDisposal = command.ConfigureAwait(false);
         List<ModelVersion> found = await ReadVersionsAsync(command, cancellationToken).ConfigureAwait(false);
         return found.Count == 1
             ? found[0]
@@ -604,7 +629,8 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
     private async Task<List<ModelVersion>> ReadVersionsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
     {
         var versions = new List<ModelVersion>();
-        await using NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             string name = reader.GetString(0);
@@ -641,10 +667,12 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
     /// <summary>Runs <paramref name="work"/> in a READ COMMITTED transaction and commits it. <see cref="NoChangeException"/> rolls back and returns its value.</summary>
     private async Task<T> WriteAsync<T>(Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> work, string what, CancellationToken cancellationToken)
     {
-        await using NpgsqlConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var connectionDisposal = connection.ConfigureAwait(false);
         try
         {
-            await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transactionDisposal = transaction.ConfigureAwait(false);
             T result;
             try
             {
@@ -698,10 +726,13 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
                 return;
             }
 
-            await using NpgsqlConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            NpgsqlConnection c = await OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+            await using var cDisposal = c.ConfigureAwait(false);
             try
             {
-                await using NpgsqlTransaction t = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                NpgsqlTransaction t = await c.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                await using var tDisposal = t.ConfigureAwait(false);
                 // One migrating process at a time, across hosts.
                 await ExecAsync(c, t, "SELECT pg_advisory_xact_lock(@k);", cancellationToken, ("k", MigrationLockKey)).ConfigureAwait(false);
                 await ExecAsync(c, t, $"""
@@ -746,9 +777,8 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
         var command = new NpgsqlCommand(sql, c, t);
         foreach ((string name, object? value) in parameters)
         {
-            command.Parameters.Add(value is null
-                ? new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = DBNull.Value }
-                : new NpgsqlParameter(name, value));
+            // A null goes out untyped, so PostgreSQL infers the column's type.
+            command.Parameters.Add(new NpgsqlParameter(name, value ?? DBNull.Value));
         }
 
         return command;
@@ -756,13 +786,15 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     private static async Task ExecAsync(NpgsqlConnection c, NpgsqlTransaction? t, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using NpgsqlCommand command = Command(c, t, sql, parameters);
+        NpgsqlCommand command = Command(c, t, sql, parameters);
+        await using var commandDisposal = command.ConfigureAwait(false);
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task<long> ScalarLongAsync(NpgsqlConnection c, NpgsqlTransaction? t, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
     {
-        await using NpgsqlCommand command = Command(c, t, sql, parameters);
+        NpgsqlCommand command = Command(c, t, sql, parameters);
+        await using var commandDisposal = command.ConfigureAwait(false);
         object? result = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
         return Convert.ToInt64(result, CultureInfo.InvariantCulture);
     }

@@ -40,6 +40,7 @@ internal sealed class FileArtifactStore : IArtifactStore
 
         string folder = Path.GetDirectoryName(target)!;
         FileSystemSafety.CreateDirectoryDurably(folder);
+        staged.FlushToDisk();
         try
         {
             File.Move(staged.FilePath, target, overwrite: false);

@@ -377,6 +377,8 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
         }
     }
 
+    public Task<long> GetChangeSequenceAsync(CancellationToken cancellationToken = default) => _metadata.GetLatestChangeSequenceAsync(cancellationToken);
+
     public async Task<ArtifactCollectionResult> CollectGarbageAsync(TimeSpan? gracePeriod = null, CancellationToken cancellationToken = default)
     {
         TimeSpan grace = gracePeriod ?? _options.GarbageCollectionGracePeriod;

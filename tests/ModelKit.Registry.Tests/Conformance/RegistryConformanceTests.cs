@@ -140,7 +140,8 @@ public abstract class RegistryConformanceTests : IDisposable
         ModelRegistry writer = CreateRegistry();
         await writer.RegisterAsync(new ModelRegistration("relu"), new MemoryStream(TestModels.Relu(1)));
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await using IAsyncEnumerator<RegistryChange> changes = watcher.WatchAsync(cancellationToken: cts.Token).GetAsyncEnumerator(cts.Token);
+        long start = await watcher.GetChangeSequenceAsync();
+        await using IAsyncEnumerator<RegistryChange> changes = watcher.WatchAsync(start, cts.Token).GetAsyncEnumerator(cts.Token);
         Task<bool> first = changes.MoveNextAsync().AsTask();
 
         await writer.RegisterAsync(new ModelRegistration("relu"), new MemoryStream(TestModels.Relu(2)));
@@ -152,7 +153,7 @@ public abstract class RegistryConformanceTests : IDisposable
 
         Assert.Equal((RegistryChangeKind.VersionRegistered, "relu", (int?)2), (registered.Kind, registered.Name, registered.Version));
         Assert.Equal((RegistryChangeKind.AliasMoved, "production", (int?)2, (int?)null), (moved.Kind, moved.Alias, moved.Version, moved.OldVersion));
-        Assert.Equal(registered.Sequence + 1, moved.Sequence);
+        Assert.Equal((start + 1, start + 2), (registered.Sequence, moved.Sequence));
     }
 
     [Fact]
