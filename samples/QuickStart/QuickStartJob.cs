@@ -29,7 +29,8 @@ internal static class QuickStartJob
             .AddOnnx()
             .AddModelRegistry()
             .AddOnnxRuntimeServing()
-            .AddTraining();
+            .AddTraining()
+            .AddCompression();
 
         await using ServiceProvider provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         try
@@ -152,7 +153,8 @@ internal static class QuickStartJob
             return 1;
         }
 
-        return 0;
+        // 6. Compress through the gate (CompressStep.cs).
+        return await CompressStep.RunAsync(provider, version, ProductionAlias, data.Test, cancellationToken);
     }
 
     private static (double Accuracy, double ImagesPerSecond) Evaluate(IInferenceSession session, LabeledDataset test)
