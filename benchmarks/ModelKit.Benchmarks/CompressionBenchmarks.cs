@@ -85,6 +85,9 @@ public class CompressionBenchmarks
     [BenchmarkCategory("CNN"), Benchmark(Description = "PaddleOCR cls static QDQ int8")]
     public object CnnStaticInt8() => _sessions["cls static QDQ int8"].Run(_cnnInput);
 
+    [BenchmarkCategory("CNN"), Benchmark(Description = "PaddleOCR cls static QDQ int8, Conv only")]
+    public object CnnStaticInt8ConvOnly() => _sessions["cls static QDQ int8, Conv only"].Run(_cnnInput);
+
     [BenchmarkCategory("CNN"), Benchmark(Description = "PaddleOCR cls fp16")]
     public object CnnFloat16() => _sessions["cls fp16"].Run(_cnnInput);
 }
@@ -122,6 +125,7 @@ internal sealed class CompressionModels
             ("mlp fp16", Compress(compressor, mlp, new Float16Step(), null)),
             ("cls fp32", cls),
             ("cls static QDQ int8", Compress(compressor, cls, staticStep, clsCalibration)),
+            ("cls static QDQ int8, Conv only", Compress(compressor, cls, staticStep with { OperatorTypes = ["Conv"] }, clsCalibration)),
             ("cls fp16", Compress(compressor, cls, new Float16Step(), null)),
         };
         var models = new CompressionModels { All = all, TestImages = data.Test.Features };
