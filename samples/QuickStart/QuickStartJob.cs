@@ -30,7 +30,8 @@ internal static class QuickStartJob
             .AddOnnx()
             .AddModelRegistry()
             .AddOnnxRuntimeServing()
-            .AddTraining();
+            .AddTraining()
+            .AddCompression();
 
         await using ServiceProvider provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         try
@@ -155,7 +156,8 @@ internal static class QuickStartJob
             return 1;
         }
 
-        return 0;
+        // 6. Compress through the gate (CompressStep.cs).
+        return await CompressStep.RunAsync(provider, version, ProductionAlias, data.Test, cancellationToken);
     }
 
     private static async Task<(double Accuracy, double ImagesPerSecond, double MeanBatch, ModelVersion Served)> EvaluateAsync(

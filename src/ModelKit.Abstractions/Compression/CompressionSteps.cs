@@ -25,9 +25,13 @@ public sealed record DynamicQuantizationStep : CompressionStep
     /// <value>The default is <see langword="true"/>.</value>
     public bool PerChannel { get; init; } = true;
 
-    /// <summary>Gets the operator types to quantize; a subset of <see cref="SupportedOperatorTypes"/>.</summary>
-    /// <value>The default is <c>MatMul</c>, <c>Gemm</c>, <c>Conv</c>.</value>
-    public IReadOnlyList<string> OperatorTypes { get; init; } = ["MatMul", "Gemm", "Conv"];
+    /// <summary>
+    /// Gets the operator types to quantize; a subset of <see cref="SupportedOperatorTypes"/>. Conv is opt-in: ONNX Runtime has no
+    /// fused kernel for <c>DynamicQuantizeLinear → ConvInteger</c>, so dynamic int8 convolutions are usually slower than float;
+    /// use <see cref="StaticQuantizationStep"/> for CNNs.
+    /// </summary>
+    /// <value>The default is <c>MatMul</c>, <c>Gemm</c>.</value>
+    public IReadOnlyList<string> OperatorTypes { get; init; } = ["MatMul", "Gemm"];
 
     /// <summary>Gets the names of nodes to keep in float; each must exist in the model.</summary>
     /// <value>The default is empty.</value>
