@@ -10,7 +10,9 @@ mkdir -p "$lib_dir"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make)
+# python3-torch: torchrun (python3 -m torch.distributed.run) for the DistributedTraining sample and its tests;
+# ccache: makes rebuilding the libtorch shim cheap.
+apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make python3-torch ccache)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
