@@ -9,7 +9,9 @@ mkdir -p "$lib_dir"
 
 log() { printf '[setup] %s\n' "$*"; }
 
-apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make curl jq)
+# python3-torch: torchrun (python3 -m torch.distributed.run) for the DistributedTraining sample and its tests;
+# ccache: makes rebuilding the libtorch shim cheap; curl and jq: the InferenceApi sample's README examples.
+apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make python3-torch ccache curl jq)
 # ModelKit.Monitoring's tests: a real Alertmanager (v2 API) and promtool for the example alerting rules.
 apt_packages+=(prometheus-alertmanager prometheus)
 missing=()

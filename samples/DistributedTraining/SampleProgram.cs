@@ -104,7 +104,8 @@ internal static class SampleProgram
             Distributed = settings,
             Checkpoints = options.CheckpointDirectory is null ? null : new CheckpointOptions(options.CheckpointDirectory) { Resume = options.Resume, EveryEpochs = 1, KeepLast = 2 },
         };
-        Console.WriteLine(Invariant($"{prefix}training a CNN on {train.Count:N0} images ({world} rank{(world == 1 ? string.Empty : "s")}, {threads} thread{(threads == 1 ? string.Empty : "s")} each), global batch {options.BatchSize}, {options.Epochs} epochs"));
+        string rendezvous = settings is null ? "one process" : settings.UseAgentStore ? $"torchrun agent store at {settings.MasterAddress}:{settings.MasterPort} under {settings.StorePrefix}" : $"TCPStore at {settings.MasterAddress}:{settings.MasterPort} hosted by rank 0";
+        Console.WriteLine(Invariant($"{prefix}training a CNN on {train.Count:N0} images ({world} rank{(world == 1 ? string.Empty : "s")}, {threads} thread{(threads == 1 ? string.Empty : "s")} each; {rendezvous}), global batch {options.BatchSize}, {options.Epochs} epochs"));
 
         using var stop = new CancellationTokenSource();
         var progress = new ConsoleProgress(prefix, options.ExitAfterEpoch, stop);

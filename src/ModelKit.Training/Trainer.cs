@@ -362,7 +362,8 @@ public sealed partial class Trainer : IDisposable
             }
 
             TorchLibrary.EnsureLoaded(_options.LibraryPath);
-            if (Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
+            int requested = _options.ThreadCount == 0 ? Environment.ProcessorCount : _options.ThreadCount;
+            if (requested > 1 && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
             {
                 TrainingLog.OpenMpSpinning(_logger);
             }

@@ -205,7 +205,14 @@ public static class SequentialLayout
                 long product = 1;
                 for (int d = 1; d < shape.Length; d++)
                 {
-                    product = shape[d] < 0 || product < 0 ? -1 : checked(product * shape[d]);
+                    if (shape[d] < 0 || product < 0)
+                    {
+                        product = -1;
+                    }
+                    else if (!TryMultiply(product, shape[d], out product))
+                    {
+                        throw new ArgumentException(Invariant($"{name} receives shape {FormatShape(shape)}, whose element count per sample overflows a 64-bit integer; check the input's dimensions."), nameof(input));
+                    }
                 }
 
                 return [shape[0], product];
@@ -273,8 +280,13 @@ public static class SequentialLayout
             return -1;
         }
 
-        long span = checked(((long)dilation * (kernel - 1)) + 1);
-        long padded = checked(size + (2L * padding));
+        long span = ((long)dilation * (kernel - 1)) + 1; // both ints: fits in a long
+        if (size > long.MaxValue / 2 - (2L * padding))
+        {
+            throw new ArgumentException(Invariant($"{name} receives shape {FormatShape(shape)}: dimension {axis} ({size}) is too large to pad."));
+        }
+
+        long padded = size + (2L * padding);
         if (padded < span)
         {
             throw new ArgumentException(
@@ -347,6 +359,25 @@ public static class SequentialLayout
 
     private static ArgumentException Shape(string name, long[] shape, string expected, string advice) =>
         new(Invariant($"{name} receives shape {FormatShape(shape)} but needs {expected}; {advice}."));
+
+    /// <summary>Multiplies two non-negative sizes; <see langword="false"/> when the product overflows a 64-bit integer.</summary>
+    /// <param name="a">A size, 0 or greater.</param>
+    /// <param name="b">A size, 0 or greater.</param>
+    /// <param name="product">The product when it fits.</param>
+    /// <returns>Whether the product fits.</returns>
+    public static bool TryMultiply(long a, long b, out long product)
+    {
+        try
+        {
+            product = checked(a * b);
+            return true;
+        }
+        catch (OverflowException)
+        {
+            product = 0;
+            return false;
+        }
+    }
 
     private static bool SameShape(long[] a, long[] b) => a.AsSpan().SequenceEqual(b);
 

@@ -129,7 +129,10 @@ public sealed class LabeledDataset
         long p = 1;
         foreach (long d in shape)
         {
-            p = checked(p * d);
+            if (!SequentialLayout.TryMultiply(p, d, out p))
+            {
+                throw new ArgumentException($"Sample shape {TensorSpec.FormatShape(shape)} has more elements than a 64-bit count can hold; check the dimensions.", nameof(shape));
+            }
         }
 
         return p;
