@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using ModelKit.Monitoring.Drift;
 using ModelKit.Monitoring.Internal;
@@ -11,6 +12,10 @@ namespace ModelKit.Monitoring.Tests.Drift;
 /// </summary>
 public sealed class StreamErrorControlTests
 {
+    private readonly ITestOutputHelper _output;
+
+    public StreamErrorControlTests(ITestOutputHelper output) => _output = output;
+
     private const int Streams = 100;
     private const int WindowsPerStream = 50;
     private const int WindowSize = 200;
@@ -51,6 +56,7 @@ public sealed class StreamErrorControlTests
     public void AlphaSpending_UnshiftedStreamsOfTenThousandRows_FalseAlarmInAtMostAlphaOfThem()
     {
         (int alarmed, _) = Run(DriftCorrection.AlphaSpending, Streams, 0, 1);
+        _output.WriteLine($"alpha spending: {alarmed} of {Streams} unshifted streams alarmed");
 
         // α = 0.05 bounds the family-wise error over all 50 windows × 5 features; allow two binomial standard deviations.
         Assert.True(alarmed <= 9, $"{alarmed} of {Streams} unshifted streams raised a false alarm");
@@ -61,6 +67,7 @@ public sealed class StreamErrorControlTests
     {
         // The failure mode of per-window tests at p < 0.05 that the correction exists for.
         (int alarmed, _) = Run(DriftCorrection.None, 40, 0, 2);
+        _output.WriteLine($"no correction: {alarmed} of 40 unshifted streams alarmed");
         Assert.True(alarmed >= 30, $"only {alarmed} of 40 streams alarmed without correction");
     }
 
