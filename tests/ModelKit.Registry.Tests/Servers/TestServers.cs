@@ -7,9 +7,6 @@ namespace ModelKit.Registry.Tests.Servers;
 /// <summary>Helpers the real-server fixtures share: the repository root, free ports, process runs and waiting for a port.</summary>
 internal static class TestServers
 {
-    /// <summary>Whether this is a CI run (<c>CI=true</c>): there a missing server is a failure, never a skip.</summary>
-    public static bool IsCi => string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase);
-
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     public static string NodeModules => Path.Combine(RepositoryRoot, "artifacts", "servers", "node_modules");
@@ -152,28 +149,5 @@ internal static class TestServers
         }
 
         throw new InvalidOperationException($"No folder above '{AppContext.BaseDirectory}' holds ModelKit.sln.");
-    }
-}
-
-/// <summary>
-/// A fact that needs a real server. It is skipped, with the reason shown, only when the server's program is not installed
-/// and this is not a CI run (<c>CI=true</c>); in CI a missing server fails the test instead.
-/// </summary>
-[AttributeUsage(AttributeTargets.Method)]
-internal sealed class ServerFactAttribute : FactAttribute
-{
-    public ServerFactAttribute(string server)
-    {
-        string? missing = server switch
-        {
-            "postgres" => PostgresServer.FindBinDirectory() is null ? "PostgreSQL is not installed (apt-get install postgresql; eng/setup.sh does it)" : null,
-            "s3" => File.Exists(S3rverServer.ScriptPath) ? null : $"s3rver is not installed at '{S3rverServer.ScriptPath}' (run eng/setup.sh)",
-            "azure" => File.Exists(AzuriteServer.ScriptPath) ? null : $"azurite is not installed at '{AzuriteServer.ScriptPath}' (run eng/setup.sh)",
-            _ => throw new ArgumentOutOfRangeException(nameof(server), server, "Unknown server."),
-        };
-        if (missing is not null && !TestServers.IsCi)
-        {
-            Skip = missing;
-        }
     }
 }
