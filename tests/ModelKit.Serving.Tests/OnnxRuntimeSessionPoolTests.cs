@@ -325,6 +325,32 @@ public sealed class OnnxRuntimeSessionPoolTests
         Assert.Equal(1, observed.ModelVersion.Version);
     }
 
+    [Fact]
+    public async Task AcquireAsync_TwoReferencesToTheSameVersion_ShareOneLoadedSession()
+    {
+        await using var host = new ServingHost();
+        await host.RegisterAsync("gemm", TestModels.GemmRelu(), "production");
+
+        using IInferenceSessionLease byAlias = await host.Pool.AcquireAsync(ModelReference.Parse("gemm@production"));
+        using IInferenceSessionLease byVersion = await host.Pool.AcquireAsync(ModelReference.Parse("models:/gemm/1"));
+
+        Assert.Same(byAlias.Session, byVersion.Session);
+        Assert.Equal(1, host.Pool.ServingGenerationCount);
+        Assert.Equal(["gemm/1", "gemm@production"], host.Pool.GetLoadedModels().Select(m => m.Reference).ToArray());
+    }
+
+    [Fact]
+    public async Task RunAsync_PerModelBatchingDisabled_RunsEachRequestAlone()
+    {
+        await using var host = new ServingHost(o => o.Models["gemm"] = new ModelServingOptions { Batching = new BatchingOptions { Enabled = false }, WarmUp = false });
+        await host.RegisterAsync("gemm", TestModels.GemmRelu());
+
+        InferenceResult[] results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => host.Pool.RunAsync(ModelReference.Parse("gemm"), [TestModels.Float("input", [i, 1f, 2f], 1, 3)]))));
+
+        Assert.All(results, r => Assert.Equal(1, r.BatchSize));
+        Assert.All(results, r => Assert.Equal(TimeSpan.Zero, r.QueueDuration));
+    }
+
     internal static Tensor Make(TensorElementType type, int seed)
     {
         long rows = 1 + (seed % 3);
