@@ -14,7 +14,7 @@ internal static class OipRestEndpoints
 {
     public const string HeaderContentLength = "Inference-Header-Content-Length";
     public static readonly string ServerVersion = typeof(OipRestEndpoints).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0.0.0";
-    public static readonly string[] Extensions = ["binary_tensor_data", "model_repository"];
+    public static readonly string[] Extensions = ["binary_tensor_data"];
 
     public static IResult Live() => Results.Ok();
 
