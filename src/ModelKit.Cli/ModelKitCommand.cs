@@ -172,7 +172,7 @@ internal static class ModelKitCommand
                     ?? throw new CliException(ExitCodes.Usage, $"The registry in use ({registry.GetType().Name}) does not expose alias history.");
                 foreach (AliasHistoryEntry h in history)
                 {
-                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{h.ChangedAt:yyyy-MM-ddTHH:mm:ss.fffZ}\t{name}@{h.Alias}\t{(h.OldVersion is int o ? o.ToString(CultureInfo.InvariantCulture) : "-")} -> {h.NewVersion}"));
+                    await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{h.ChangedAt:yyyy-MM-ddTHH:mm:ss.fffZ}\t{name}@{h.Alias}\t{(h.OldVersion is int o ? o.ToString(CultureInfo.InvariantCulture) : "-")} -> {(h.NewVersion is int n ? n.ToString(CultureInfo.InvariantCulture) : "(removed)")}{(h.Reason is null ? "" : "\t" + h.Reason)}"));
                 }
             }
         }));

@@ -173,21 +173,22 @@ public sealed class CompressionGate : ICompressionGate, IDisposable
     public void Dispose() => _ownedMeter?.Dispose();
 
     /// <summary>
-    /// Moves <paramref name="alias"/> to <paramref name="candidate"/> only if it still points at <paramref name="expected"/>
-    /// (compare-and-set). The registry has no atomic compare-and-set yet, so this reads the aliases and then sets the alias:
-    /// a move by someone else between the two calls is not detected. The only place to switch to an atomic registry call.
+    /// Moves <paramref name="alias"/> to <paramref name="candidate"/> only if it still points at <paramref name="expected"/>,
+    /// through the registry's atomic <see cref="IModelRegistry.CompareAndSetAliasAsync"/>: a move by anyone else since the
+    /// gate read the alias makes this one lose (reported, nothing changed) instead of overwriting it.
     /// </summary>
     private async Task<(bool Moved, int? Current)> MoveAliasIfUnchangedAsync(string name, string alias, int? expected, int candidate, CancellationToken cancellationToken)
     {
-        IReadOnlyDictionary<string, int> aliases = await _registry.GetAliasesAsync(name, cancellationToken).ConfigureAwait(false);
-        int? current = aliases.TryGetValue(alias, out int v) ? v : null;
-        if (current != expected)
+        try
         {
-            return (false, current);
+            await _registry.CompareAndSetAliasAsync(
+                name, alias, expected, candidate, new AliasChangeInfo { ChangedBy = "ModelKit.Compression gate", Reason = "compressed candidate passed every gate check" }, cancellationToken).ConfigureAwait(false);
+            return (true, candidate);
         }
-
-        await _registry.SetAliasAsync(name, alias, candidate, cancellationToken).ConfigureAwait(false);
-        return (true, candidate);
+        catch (AliasConflictException ex)
+        {
+            return (false, ex.ActualVersion);
+        }
     }
 
     private static string Describe(int? version) => version is { } v ? $"version {v.ToString(CultureInfo.InvariantCulture)}" : "nowhere (it did not exist)";

@@ -28,6 +28,15 @@ public sealed class InferenceSessionPoolOptions
     public TimeSpan ReloadPollInterval { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// Gets or sets whether the pool also follows the registry's change notifications
+    /// (<see cref="ModelKit.Registry.IModelRegistry.WatchAsync"/>: SQLite's data version, PostgreSQL's LISTEN/NOTIFY), so that
+    /// an alias move reaches every replica within the registry's notification latency instead of the next poll. Polling at
+    /// <see cref="ReloadPollInterval"/> stays on as a safety net. A registry without notifications is simply polled.
+    /// </summary>
+    /// <value>The default is <see langword="true"/>.</value>
+    public bool UseRegistryNotifications { get; set; } = true;
+
+    /// <summary>
     /// Gets or sets whether a newly loaded generation runs one request built from its signature (zeros, dynamic dimensions
     /// 1) before it serves. When the warm-up of a hot-reload candidate fails, the old generation keeps serving; on a
     /// first load (nothing else serves the reference) the failure is logged and the model serves anyway.

@@ -93,11 +93,9 @@ public sealed class OnnxRuntimeSessionFactory : IInferenceSessionFactory, IDispo
             throw new FileNotFoundException($"Model file '{fullPath}' does not exist. Check the path, or load the model from bytes or through the registry.", fullPath);
         }
 
-        ModelSignature signature;
-        using (FileStream stream = File.OpenRead(fullPath))
-        {
-            signature = ReadValidatedSignature(OnnxModel.Load(stream));
-        }
+        // LoadFile validates every tensor location and checks external data against the model's own folder (symbolic
+        // links resolved, offsets and lengths inside the files), so ONNX Runtime never reads a file outside it.
+        ModelSignature signature = ReadValidatedSignature(OnnxModel.LoadFile(fullPath));
 
         string folder = Path.GetDirectoryName(fullPath)!;
         return Load(so => new InferenceSession(fullPath, so), signature, folder, null, _options, $"'{fullPath}'");

@@ -14,7 +14,7 @@ namespace ModelKit.Serving;
 /// The <see cref="IInferenceSessionPool"/> on ONNX Runtime: loads model versions from the registry through
 /// <see cref="OnnxRuntimeSessionFactory"/>, shares each loaded version between every reference that resolves to it,
 /// hands out reference-counted leases, batches requests per model (<see cref="BatchingOptions"/>), hot-reloads a
-/// reference when its alias moves (registry polled every <see cref="InferenceSessionPoolOptions.ReloadPollInterval"/>),
+/// reference when its alias moves (followed through the registry's change notifications, and polled every <see cref="InferenceSessionPoolOptions.ReloadPollInterval"/>),
 /// and unloads least-recently-used models beyond its budget. Thread-safe. Register it with
 /// <c>services.AddModelKit().AddModelRegistry().AddOnnxRuntimeServing()</c>.
 /// </summary>
@@ -79,7 +79,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         _time = timeProvider ?? TimeProvider.System;
         _observers = observers is null ? [] : [.. observers];
         _metrics = factory.Metrics;
-        _changes = changeSource ?? new PollingModelChangeSource(value.ReloadPollInterval, _time);
+        _changes = changeSource ?? CreateChangeSource(factory.Registry, value, _time, _logger);
         _changes.Start(OnPossibleChangeAsync);
     }
 
@@ -262,6 +262,18 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     }
 
     /// <summary>Checks every served reference against the registry now, as one poll does.</summary>
+    private static IModelChangeSource CreateChangeSource(IModelRegistry? registry, InferenceSessionPoolOptions options, TimeProvider time, ILogger logger)
+    {
+        var polling = new PollingModelChangeSource(options.ReloadPollInterval, time);
+        if (registry is null || !options.UseRegistryNotifications)
+        {
+            return polling;
+        }
+
+        TimeSpan retry = options.ReloadPollInterval > TimeSpan.Zero ? options.ReloadPollInterval : TimeSpan.FromSeconds(10);
+        return new CompositeModelChangeSource(polling, new RegistryNotificationModelChangeSource(registry, retry, time, logger));
+    }
+
     internal Task CheckForChangesAsync(CancellationToken cancellationToken = default) => OnPossibleChangeAsync(null, cancellationToken);
 
     /// <summary>

@@ -147,6 +147,26 @@ public sealed class OnnxRuntimeSessionPoolTests
     }
 
     [Fact]
+    public async Task RegistryNotifications_AliasMovesWithPollingOff_NewVersionServesWithoutAPoll()
+    {
+        // Polling is off, so only the registry's change feed (SQLite data_version) can move the pool to version 2.
+        await using var host = new ServingHost(o =>
+        {
+            o.ReloadPollInterval = TimeSpan.Zero;
+            o.UseRegistryNotifications = true;
+        });
+        await host.RegisterAsync("scale", PoolTestModels.Scale(2f), "production");
+        ModelVersion v2 = await host.RegisterAsync("scale", PoolTestModels.Scale(3f));
+        var reference = ModelReference.Parse("scale@production");
+        Assert.Equal(1, (await host.Pool.RunAsync(reference, [TestModels.Float("x", [1f, 1f, 1f], 1, 3)])).ModelVersion.Version);
+
+        await host.Registry.SetAliasAsync("scale", "production", v2.Version);
+
+        InferenceResult result = await WaitUntilAsync(host, reference, r => r.ModelVersion.Version == 2);
+        Assert.Equal([3f, 3f, 3f], ((Tensor<float>)result.Outputs[0].Value).Span.ToArray());
+    }
+
+    [Fact]
     public async Task ReloadAsync_NewVersionFailsWarmUp_OldGenerationKeepsServingAndTheFailureIsCounted()
     {
         using var meters = new ScopedMeterFactory();

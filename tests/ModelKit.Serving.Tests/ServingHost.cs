@@ -18,7 +18,7 @@ internal sealed class ServingHost : IAsyncDisposable
         _provider = services.BuildServiceProvider();
         Registry = _provider.GetRequiredService<IModelRegistry>();
         Factory = new OnnxRuntimeSessionFactory(Options.Create(new OnnxRuntimeOptions { IntraOpThreadCount = 1 }), meterFactory: meterFactory, registry: Registry);
-        var options = new InferenceSessionPoolOptions { ReloadPollInterval = TimeSpan.Zero };
+        var options = new InferenceSessionPoolOptions { ReloadPollInterval = TimeSpan.Zero, UseRegistryNotifications = false };
         configure?.Invoke(options);
         Pool = new OnnxRuntimeSessionPool(Factory, Options.Create(options), timeProvider: time, observers: observer is null ? null : [observer]);
     }

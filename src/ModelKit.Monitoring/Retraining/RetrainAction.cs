@@ -173,13 +173,18 @@ public sealed class RetrainAction
             return new RetrainOutcome(parent, candidate, parentAccuracy, candidateAccuracy, false, $"Version {candidate.Version} scored {candidateAccuracy:F4}, not better than version {parent.Version}'s {parentAccuracy:F4}; '{alias}' stays.");
         }
 
-        IReadOnlyDictionary<string, int> aliases = await _registry.GetAliasesAsync(modelName, cancellationToken).ConfigureAwait(false);
-        if (!aliases.TryGetValue(alias, out int now) || now != parent.Version)
+        try
         {
-            return new RetrainOutcome(parent, candidate, parentAccuracy, candidateAccuracy, false, $"'{alias}' moved to version {now} during the retrain; it was not moved again.");
+            // Compare-and-set: if anyone moved the alias while this retrain ran, their move wins and this one is reported.
+            await _registry.CompareAndSetAliasAsync(
+                modelName, alias, parent.Version, candidate.Version, new AliasChangeInfo("ModelKit.Monitoring retrain", "retrained candidate beat the serving version on the labelled window"), cancellationToken).ConfigureAwait(false);
+        }
+        catch (AliasConflictException ex)
+        {
+            string now = ex.ActualVersion is { } v ? $"version {v}" : "nowhere (it was removed)";
+            return new RetrainOutcome(parent, candidate, parentAccuracy, candidateAccuracy, false, $"'{alias}' moved to {now} during the retrain; it was not moved again.");
         }
 
-        await _registry.SetAliasAsync(modelName, alias, candidate.Version, cancellationToken).ConfigureAwait(false);
         return new RetrainOutcome(parent, candidate, parentAccuracy, candidateAccuracy, true, $"Version {candidate.Version} scored {candidateAccuracy:F4} against version {parent.Version}'s {parentAccuracy:F4} on the same {evaluation.Labels.Count} labelled rows; '{alias}' moved.");
     }
 

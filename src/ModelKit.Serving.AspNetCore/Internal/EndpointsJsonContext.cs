@@ -63,7 +63,7 @@ internal sealed record AliasBody(string Name, string Alias, int Version, int? Pr
 
 internal sealed record AliasConflictBody(string Error, string Name, string Alias, int? CurrentVersion, int? ExpectedVersion);
 
-internal sealed record AliasHistoryEntryBody(int? OldVersion, int NewVersion, DateTimeOffset ChangedAt);
+internal sealed record AliasHistoryEntryBody(int? OldVersion, int? NewVersion, DateTimeOffset ChangedAt, string? ChangedBy, string? Reason);
 
 internal sealed record AliasHistoryBody(string Name, string Alias, IReadOnlyList<AliasHistoryEntryBody> Changes);
 

@@ -135,7 +135,7 @@ internal static class ManagementEndpoints
             }
 
             return Results.Json(
-                new AliasHistoryBody(name, alias, [.. history.Select(h => new AliasHistoryEntryBody(h.OldVersion, h.NewVersion, h.ChangedAt))]),
+                new AliasHistoryBody(name, alias, [.. history.Select(h => new AliasHistoryEntryBody(h.OldVersion, h.NewVersion, h.ChangedAt, h.ChangedBy, h.Reason))]),
                 EndpointsJsonContext.Default.AliasHistoryBody);
         });
 

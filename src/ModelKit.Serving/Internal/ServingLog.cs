@@ -36,6 +36,9 @@ internal static partial class ServingLog
     [LoggerMessage(EventId = 17, Level = LogLevel.Warning, Message = "The warm-up request (zeros, dynamic dimensions 1) failed on the first load of {Reference}; it serves anyway because nothing else serves it. Set ModelServingOptions.WarmUp = false for this model to skip the warm-up.")]
     public static partial void WarmUpFailed(ILogger logger, Exception exception, string reference);
 
+    [LoggerMessage(EventId = 18, Level = LogLevel.Warning, Message = "Following the registry's change notifications failed; retrying in {RetrySeconds:F0} s (polling continues meanwhile).")]
+    public static partial void ChangeFeedFailed(ILogger logger, Exception exception, double retrySeconds);
+
     [LoggerMessage(EventId = 16, Level = LogLevel.Information, Message = "Rolled back {Reference} to version {Version}; pinned until the next explicit reload.")]
     public static partial void RolledBack(ILogger logger, string reference, int version);
 }

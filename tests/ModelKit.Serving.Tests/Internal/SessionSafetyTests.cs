@@ -138,7 +138,7 @@ public sealed class SessionSafetyTests
     {
         ModelProto model = ModelProto.Parser.ParseFrom(TestModels.GemmRelu());
         TensorProto weights = model.Graph.Initializer.Single(t => t.Name == "W");
-        weights.RawData = ByteString.Empty;
+        weights.ClearRawData();
         weights.FloatData.Clear();
         weights.DataLocation = TensorProto.Types.DataLocation.External;
         weights.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = location });
