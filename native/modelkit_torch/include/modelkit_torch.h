@@ -159,7 +159,8 @@ MK_API const char* mk_last_error(void);
 /** Writes the libtorch version the shim was compiled against (static string, e.g. "1.13.0"). */
 MK_API int mk_runtime_version(const char** out_version);
 
-/** Sets the number of intra-op threads libtorch uses (at::set_num_threads); num_threads >= 1. Process-wide. */
+/** Sets the number of intra-op threads libtorch uses (at::set_num_threads); num_threads >= 1. Process-wide. The first call
+ * also frees one 16 MiB block so that glibc raises its dynamic mmap threshold before training (see mk_runtime.cpp). */
 MK_API int mk_runtime_set_num_threads(int32_t num_threads);
 
 /** Writes the number of intra-op threads libtorch uses (at::get_num_threads). */

@@ -13,4 +13,7 @@ std::mutex& seed_mutex() noexcept;
 // calling it on every step would rebuild libtorch's pthreadpool each time, which is very slow.)
 void apply_num_threads();
 
+// Moves glibc's dynamic mmap threshold up once per process (see mk_runtime.cpp); called by mk_runtime_set_num_threads.
+void tune_allocator_once() noexcept;
+
 }  // namespace mk
