@@ -420,7 +420,9 @@ internal static class ModelKitCommand
         }
         catch (Exception ex) when (Classify(ex) is int code)
         {
-            string message = ex.Message.ReplaceLineEndings(" ");
+            string message = (ex is AggregateException { InnerExceptions.Count: > 0 } retried
+                ? string.Create(CultureInfo.InvariantCulture, $"{retried.InnerExceptions[0].Message} (after {retried.InnerExceptions.Count} tries)")
+                : ex.Message).ReplaceLineEndings(" ");
             await stderr.WriteLineAsync($"modelkit: {message}");
             return code;
         }
@@ -429,6 +431,7 @@ internal static class ModelKitCommand
     private static int? Classify(Exception ex) => ex switch
     {
         CliException c => c.ExitCode,
+        AggregateException { InnerExceptions.Count: > 0 } a => Classify(a.InnerExceptions[0]),
         ModelNotFoundException or FileNotFoundException or DirectoryNotFoundException => ExitCodes.NotFound,
         InferenceProtocolException { StatusCode: 404 } => ExitCodes.NotFound,
         InferenceProtocolException { StatusCode: 409 } => ExitCodes.Conflict,
