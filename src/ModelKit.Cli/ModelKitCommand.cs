@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using ModelKit.Registry;
 using ModelKit.Serving;
 using ModelKit.Serving.AspNetCore.Internal;
@@ -40,7 +41,15 @@ internal static class ModelKitCommand
     public static async Task<int> InvokeAsync(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
     {
         var dataDir = new Option<string?>("--data-dir") { Description = "The ModelKit data directory (registry.db and blobs). Default: $MODELKIT_DATA_DIR, else ./modelkit-data.", Recursive = true };
-        var root = new RootCommand("modelkit: register, version, alias, serve and query ONNX models.") { dataDir };
+        var registryPostgres = new Option<string?>("--registry-postgres") { Description = "Keep metadata in PostgreSQL (an Npgsql connection string) instead of registry.db. Default: $MODELKIT_REGISTRY_POSTGRES.", Recursive = true };
+        var s3Bucket = new Option<string?>("--artifacts-s3-bucket") { Description = "Keep artifacts in this S3 bucket (path-style; credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or the SDK's default chain). Default: $MODELKIT_ARTIFACTS_S3_BUCKET.", Recursive = true };
+        var s3ServiceUrl = new Option<string?>("--artifacts-s3-service-url") { Description = "The S3-compatible server, for example http://127.0.0.1:9000; without it, AWS in $AWS_REGION (else us-east-1). Default: $MODELKIT_ARTIFACTS_S3_SERVICE_URL.", Recursive = true };
+        var s3Prefix = new Option<string?>("--artifacts-s3-prefix") { Description = "The key prefix in the bucket, ending with /. Default: $MODELKIT_ARTIFACTS_S3_PREFIX, else modelkit/.", Recursive = true };
+        var azureConnection = new Option<string?>("--artifacts-azure-connection-string") { Description = "Keep artifacts in Azure Blob Storage (or Azurite) with this connection string. Default: $MODELKIT_ARTIFACTS_AZURE_CONNECTION_STRING.", Recursive = true };
+        var azureContainer = new Option<string?>("--artifacts-azure-container") { Description = "The blob container. Default: $MODELKIT_ARTIFACTS_AZURE_CONTAINER, else models.", Recursive = true };
+        var root = new RootCommand("modelkit: register, version, alias, search, serve and query ONNX models.") { dataDir, registryPostgres, s3Bucket, s3ServiceUrl, s3Prefix, azureConnection, azureContainer };
+        RegistrySettings Settings(ParseResult parse) => RegistrySettings.From(
+            parse.GetValue(dataDir), parse.GetValue(registryPostgres), parse.GetValue(s3Bucket), parse.GetValue(s3ServiceUrl), parse.GetValue(s3Prefix), parse.GetValue(azureConnection), parse.GetValue(azureContainer));
 
         var registerName = new Argument<string>("NAME") { Description = "The model name, for example fashion-mnist." };
         var registerFile = new Argument<FileInfo>("FILE") { Description = "The ONNX model file." };
@@ -48,10 +57,14 @@ internal static class ModelKitCommand
         var registerTags = new Option<string[]>("--tag") { Description = "A tag, key=value; repeat for more.", AllowMultipleArgumentsPerToken = false };
         var registerMetrics = new Option<string[]>("--metric") { Description = "A metric, key=number; repeat for more." };
         var registerDescription = new Option<string?>("--description") { Description = "A description of the version." };
-        var register = new Command("register", "Register FILE as the next version of NAME.") { registerName, registerFile, registerAlias, registerTags, registerMetrics, registerDescription };
+        var registerParent = new Option<int?>("--parent") { Description = "Lineage: the version of NAME this one was derived from (fine-tuned, compressed)." };
+        var registerRun = new Option<string?>("--run-id") { Description = "Lineage: the training run that produced it." };
+        var registerDataset = new Option<string?>("--dataset-digest") { Description = "Lineage: the digest of the data set it was trained on (sha256:…)." };
+        var registerRecipe = new Option<string?>("--compression-recipe") { Description = "Lineage: the compression recipe applied, for example int8-dynamic." };
+        var register = new Command("register", "Register FILE as the next version of NAME.") { registerName, registerFile, registerAlias, registerTags, registerMetrics, registerDescription, registerParent, registerRun, registerDataset, registerRecipe };
         register.SetAction((parse, ct) => Run(stderr, async () =>
         {
-            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            await using ServiceProvider services = BuildServices(Settings(parse));
             IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
             FileInfo file = parse.GetValue(registerFile)!;
             if (!file.Exists)
@@ -66,6 +79,13 @@ internal static class ModelKitCommand
                     ? d
                     : throw new CliException(ExitCodes.Usage, $"--metric value '{s}' is not a number; write it like accuracy=0.91.")),
                 Description = parse.GetValue(registerDescription),
+                Lineage = new ModelLineage
+                {
+                    ParentVersion = parse.GetValue(registerParent),
+                    TrainingRunId = parse.GetValue(registerRun),
+                    DatasetDigest = parse.GetValue(registerDataset),
+                    CompressionRecipe = parse.GetValue(registerRecipe),
+                },
             };
             await using FileStream content = file.OpenRead();
             ModelVersion version = await registry.RegisterAsync(registration, content, ct);
@@ -82,7 +102,7 @@ internal static class ModelKitCommand
         var list = new Command("list", "List the registered models, or one model's versions and aliases.") { listName };
         list.SetAction((parse, ct) => Run(stderr, async () =>
         {
-            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            await using ServiceProvider services = BuildServices(Settings(parse));
             IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
             string? name = parse.GetValue(listName);
             if (name is null)
@@ -115,7 +135,7 @@ internal static class ModelKitCommand
         var show = new Command("show", "Show a version: signature, metrics, tags, lineage and aliases, as JSON.") { showRef };
         show.SetAction((parse, ct) => Run(stderr, async () =>
         {
-            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            await using ServiceProvider services = BuildServices(Settings(parse));
             IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
             ModelVersion version = await registry.ResolveAsync(ParseReference(parse.GetValue(showRef)!), ct);
             IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(version.Name, ct);
@@ -130,7 +150,7 @@ internal static class ModelKitCommand
         var aliasSet = new Command("set", "Point ALIAS of NAME at VERSION.") { aliasName, aliasAlias, aliasVersion, aliasExpect };
         aliasSet.SetAction((parse, ct) => Run(stderr, async () =>
         {
-            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            await using ServiceProvider services = BuildServices(Settings(parse));
             IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
             string name = parse.GetValue(aliasName)!;
             string alias = parse.GetValue(aliasAlias)!;
@@ -151,7 +171,7 @@ internal static class ModelKitCommand
         var aliasHistory = new Command("history", "List every recorded move of the model's aliases, oldest first.") { historyName, historyAlias };
         aliasHistory.SetAction((parse, ct) => Run(stderr, async () =>
         {
-            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir));
+            await using ServiceProvider services = BuildServices(Settings(parse));
             IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
             string name = parse.GetValue(historyName)!;
             if ((await registry.ListVersionsAsync(name, ct)).Count == 0)
@@ -212,7 +232,8 @@ internal static class ModelKitCommand
                 ParseReference(reference);
             }
 
-            builder.Services.AddModelKit(o => o.DataDirectory = directory).AddOnnx().AddModelRegistry().AddOnnxRuntimeServing()
+            RegistrySettings settings = Settings(parse);
+            builder.Services.AddModelKit(o => o.DataDirectory = directory).AddOnnx().AddModelRegistry(settings.Configure).AddOnnxRuntimeServing()
                 .ConfigureSessionPool(o =>
                 {
                     o.Batching.Enabled = !off;
@@ -264,7 +285,7 @@ internal static class ModelKitCommand
             }
 
             byte[] body = await File.ReadAllBytesAsync(input.FullName, ct);
-            await using ServiceProvider services = BuildServices(parse.GetValue(dataDir), withEndpoints: true);
+            await using ServiceProvider services = BuildServices(Settings(parse), withEndpoints: true);
             InferenceEndpointHandler handler = services.GetRequiredService<InferenceEndpointHandler>();
             OipInferenceRequest request = OipJsonCodec.ReadRequest(body, [], false, handler.Limits);
             InferenceResult result = await handler.InferAsync(reference, request, null, ct);
@@ -279,12 +300,106 @@ internal static class ModelKitCommand
             await stdout.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
         }));
 
+        var searchPrefix = new Option<string?>("--name-prefix") { Description = "Only models whose name starts with this." };
+        var searchTags = new Option<string[]>("--tag") { Description = "A tag the version must carry, key=value; repeat for more." };
+        var searchMin = new Option<string[]>("--metric-min") { Description = "A metric lower bound, key=number (inclusive); repeat for more." };
+        var searchMax = new Option<string[]>("--metric-max") { Description = "A metric upper bound, key=number (inclusive); repeat for more." };
+        var searchRun = new Option<string?>("--run-id") { Description = "Only versions from this training run." };
+        var searchDataset = new Option<string?>("--dataset-digest") { Description = "Only versions trained on this data set digest." };
+        var searchArchived = new Option<bool>("--include-archived") { Description = "Include archived versions." };
+        var searchOrder = new Option<string?>("--order-by") { Description = "created (newest first, the default), created-asc, metric:NAME (highest first) or metric-asc:NAME." };
+        var searchPageSize = new Option<int?>("--page-size") { Description = "Versions per page, 1 to 1000. Default: 50." };
+        var searchPageToken = new Option<string?>("--page-token") { Description = "The token printed after the previous page (next-page-token)." };
+        var search = new Command("search", "Search versions by name prefix, tags, metric bounds and lineage; one line per version.")
+        {
+            searchPrefix, searchTags, searchMin, searchMax, searchRun, searchDataset, searchArchived, searchOrder, searchPageSize, searchPageToken,
+        };
+        search.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            ModelSearchQuery query = SearchQuery(
+                parse.GetValue(searchPrefix), parse.GetValue(searchTags), parse.GetValue(searchMin), parse.GetValue(searchMax), parse.GetValue(searchOrder), parse.GetValue(searchPageSize), parse.GetValue(searchPageToken)) with
+            {
+                TrainingRunId = parse.GetValue(searchRun),
+                DatasetDigest = parse.GetValue(searchDataset),
+                IncludeArchived = parse.GetValue(searchArchived),
+            };
+            await using ServiceProvider services = BuildServices(Settings(parse));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            ModelSearchResult result = await registry.SearchAsync(query, ct);
+            foreach (ModelVersion v in result.Versions)
+            {
+                string metrics = string.Join(",", v.Metrics.OrderBy(m => m.Key, StringComparer.Ordinal).Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.Key}={m.Value:R}")));
+                string tags = string.Join(",", v.Tags.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}"));
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{v.Name}/{v.Version}\t{v.CreatedAt:yyyy-MM-ddTHH:mm:ssZ}\t{v.Digest[..19]}…\t{v.SizeBytes} bytes\t{(metrics.Length == 0 ? "-" : metrics)}\t{(tags.Length == 0 ? "-" : tags)}{(v.IsArchived ? "\tarchived" : "")}"));
+            }
+
+            if (result.HasMore)
+            {
+                await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"next-page-token\t{query.Skip + query.Take}"));
+            }
+        }));
+
+        var lineageRef = new Argument<string>("REF") { Description = "A model reference: name, name/3, name@production." };
+        var lineage = new Command("lineage", "Show a version's ancestors and descendants (parent, run id, data set digest, compression recipe) and the versions sharing its run or data set.") { lineageRef };
+        lineage.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            ModelReference reference = ParseReference(parse.GetValue(lineageRef)!);
+            await using ServiceProvider services = BuildServices(Settings(parse));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            ModelLineageGraph graph = await registry.GetLineageAsync(reference, ct);
+            await stdout.WriteLineAsync(LineageLine("version", graph.Version));
+            foreach (ModelVersion v in graph.Ancestors)
+            {
+                await stdout.WriteLineAsync(LineageLine("ancestor", v));
+            }
+
+            foreach (ModelVersion v in graph.Descendants)
+            {
+                await stdout.WriteLineAsync(LineageLine("descendant", v));
+            }
+
+            foreach (ModelVersion v in graph.SameTrainingRun)
+            {
+                await stdout.WriteLineAsync(LineageLine("same-run", v));
+            }
+
+            foreach (ModelVersion v in graph.SameDataset)
+            {
+                await stdout.WriteLineAsync(LineageLine("same-dataset", v));
+            }
+        }));
+
+        var gcGrace = new Option<double?>("--grace-period") { Description = "Keep unreferenced artifacts younger than this many seconds. Default: the registry's configured period (ModelRegistryOptions.GarbageCollectionGracePeriod)." };
+        var gc = new Command("gc", "Delete artifacts no version references (older than the grace period); print what was deleted and kept.") { gcGrace };
+        gc.SetAction((parse, ct) => Run(stderr, async () =>
+        {
+            double? seconds = parse.GetValue(gcGrace);
+            if (seconds is double g && (!double.IsFinite(g) || g < 0 || g > TimeSpan.MaxValue.TotalSeconds))
+            {
+                throw new CliException(ExitCodes.Usage, string.Create(CultureInfo.InvariantCulture, $"--grace-period {g} is not a number of seconds of 0 or more."));
+            }
+
+            await using ServiceProvider services = BuildServices(Settings(parse));
+            IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
+            ArtifactCollectionResult result = await registry.CollectGarbageAsync(seconds is double s ? TimeSpan.FromSeconds(s) : null, ct);
+            foreach (string digest in result.Deleted)
+            {
+                await stdout.WriteLineAsync($"deleted\t{digest}");
+            }
+
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"examined {result.Examined}, deleted {result.Deleted.Count} ({result.BytesDeleted} bytes), kept {result.KeptReferenced} referenced, {result.KeptYoung} younger than the grace period, {result.KeptInUpload} in upload"));
+        }));
+
         root.Add(register);
         root.Add(list);
         root.Add(show);
         root.Add(alias);
         root.Add(serve);
         root.Add(predict);
+        root.Add(search);
+        root.Add(lineage);
+        root.Add(gc);
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -305,7 +420,9 @@ internal static class ModelKitCommand
         }
         catch (Exception ex) when (Classify(ex) is int code)
         {
-            string message = ex.Message.ReplaceLineEndings(" ");
+            string message = (ex is AggregateException { InnerExceptions.Count: > 0 } retried
+                ? string.Create(CultureInfo.InvariantCulture, $"{retried.InnerExceptions[0].Message} (after {retried.InnerExceptions.Count} tries)")
+                : ex.Message).ReplaceLineEndings(" ");
             await stderr.WriteLineAsync($"modelkit: {message}");
             return code;
         }
@@ -314,11 +431,13 @@ internal static class ModelKitCommand
     private static int? Classify(Exception ex) => ex switch
     {
         CliException c => c.ExitCode,
+        AggregateException { InnerExceptions.Count: > 0 } a => Classify(a.InnerExceptions[0]),
         ModelNotFoundException or FileNotFoundException or DirectoryNotFoundException => ExitCodes.NotFound,
         InferenceProtocolException { StatusCode: 404 } => ExitCodes.NotFound,
         InferenceProtocolException { StatusCode: 409 } => ExitCodes.Conflict,
         InferenceProtocolException or InferenceInputException or ArgumentException or FormatException or InvalidModelException or InvalidDataException => ExitCodes.Usage,
-        ModelKitException or IOException or InvalidOperationException or UnauthorizedAccessException => ExitCodes.Usage,
+        ModelKitException or IOException or InvalidOperationException or UnauthorizedAccessException or OptionsValidationException => ExitCodes.Usage,
+        System.Data.Common.DbException or HttpRequestException or TimeoutException or Amazon.Runtime.AmazonClientException or Azure.RequestFailedException => ExitCodes.Usage,
         _ => null,
     };
 
@@ -328,11 +447,11 @@ internal static class ModelKitCommand
         return Path.GetFullPath(option ?? (string.IsNullOrEmpty(fromEnvironment) ? "./modelkit-data" : fromEnvironment));
     }
 
-    private static ServiceProvider BuildServices(string? dataDir, bool withEndpoints = false)
+    private static ServiceProvider BuildServices(RegistrySettings settings, bool withEndpoints = false)
     {
         var services = new ServiceCollection();
         services.AddLogging(l => l.SetMinimumLevel(LogLevel.Warning));
-        IModelKitBuilder builder = services.AddModelKit(o => o.DataDirectory = DataDirectory(dataDir)).AddOnnx().AddModelRegistry();
+        IModelKitBuilder builder = services.AddModelKit(o => o.DataDirectory = settings.DataDirectory).AddOnnx().AddModelRegistry(settings.Configure);
         if (withEndpoints)
         {
             builder.AddOnnxRuntimeServing().AddInferenceEndpoints();
@@ -340,6 +459,54 @@ internal static class ModelKitCommand
 
         return services.BuildServiceProvider();
     }
+
+    internal static ModelSearchQuery SearchQuery(string? namePrefix, string[]? tags, string[]? metricMin, string[]? metricMax, string? orderBy, int? pageSize, string? pageToken)
+    {
+        static double Number(string option, string s) =>
+            double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d)
+                ? d
+                : throw new CliException(ExitCodes.Usage, $"{option} value '{s}' is not a number; write it like accuracy=0.9.");
+
+        List<MetricFilter> metrics =
+        [
+            .. Pairs(metricMin, "--metric-min", s => Number("--metric-min", s)).Select(p => new MetricFilter(p.Key, p.Value)),
+            .. Pairs(metricMax, "--metric-max", s => Number("--metric-max", s)).Select(p => new MetricFilter(p.Key, p.Value, AtMost: true)),
+        ];
+        (ModelSearchOrder order, string? metric) = (orderBy ?? "created") switch
+        {
+            "created" => (ModelSearchOrder.CreatedDescending, (string?)null),
+            "created-asc" => (ModelSearchOrder.CreatedAscending, null),
+            string m when m.StartsWith("metric:", StringComparison.Ordinal) && m.Length > "metric:".Length => (ModelSearchOrder.MetricDescending, m["metric:".Length..]),
+            string m when m.StartsWith("metric-asc:", StringComparison.Ordinal) && m.Length > "metric-asc:".Length => (ModelSearchOrder.MetricAscending, m["metric-asc:".Length..]),
+            string other => throw new CliException(ExitCodes.Usage, $"--order-by '{other}' is not created, created-asc, metric:NAME or metric-asc:NAME."),
+        };
+        int take = pageSize ?? 50;
+        if (take is < 1 or > ModelSearchQuery.MaxTake)
+        {
+            throw new CliException(ExitCodes.Usage, string.Create(CultureInfo.InvariantCulture, $"--page-size {take} is out of range; use 1 to {ModelSearchQuery.MaxTake}."));
+        }
+
+        int skip = 0;
+        if (pageToken is not null && (!int.TryParse(pageToken, NumberStyles.None, CultureInfo.InvariantCulture, out skip) || skip < 0))
+        {
+            throw new CliException(ExitCodes.Usage, $"--page-token '{pageToken}' is not a token printed by modelkit search (next-page-token).");
+        }
+
+        return new ModelSearchQuery
+        {
+            NamePrefix = namePrefix,
+            Tags = Pairs(tags, "--tag", s => s),
+            Metrics = metrics,
+            OrderBy = order,
+            OrderByMetric = metric,
+            Take = take,
+            Skip = skip,
+        };
+    }
+
+    private static string LineageLine(string role, ModelVersion v) =>
+        string.Create(CultureInfo.InvariantCulture,
+            $"{role}\t{v.Name}/{v.Version}\tparent={(v.Lineage.ParentVersion is int p ? $"{v.Name}/{p}" : "-")}\trun={v.Lineage.TrainingRunId ?? "-"}\tdataset={v.Lineage.DatasetDigest ?? "-"}\trecipe={v.Lineage.CompressionRecipe ?? "-"}");
 
     private static ModelReference ParseReference(string text) =>
         ModelReference.TryParse(text, out ModelReference? reference)
