@@ -75,16 +75,19 @@ public sealed class DynamicBatcherTests : IDisposable
     public async Task Enqueue_WithFreeSlotWhileAnotherBatchRuns_LeavesWhenTheOldestWaitedMaxQueueDelay()
     {
         DynamicBatcher batcher = Create(new BatchingOptions { MaxBatchSize = 8, MaxQueueDelay = TimeSpan.FromMilliseconds(5), MaxConcurrentBatches = 2 });
+        _holdFirstRunOnly = true; // the gate holds only the first batch; later batches run through
         Task<BatchOutcome> first = await StartBlockedAsync(batcher);
-        _gate.Set(); // later batches pass; the first stays inside its run until it observes the gate
 
+        // The first batch stays inside its run until the end, so the model is busy and a and b must wait for the delay
+        // (opening the gate earlier could let the first batch finish and a leave at once, alone).
         Task<BatchOutcome> a = Enqueue(batcher, 1);
         _time.Advance(TimeSpan.FromMilliseconds(3));
         Task<BatchOutcome> b = Enqueue(batcher, 2);
 
         Assert.False(a.IsCompleted);
         Assert.False(b.IsCompleted);
-        _time.Advance(TimeSpan.FromMilliseconds(2)); // the oldest has now waited 5 ms
+        _time.Advance(TimeSpan.FromMilliseconds(2)); // the oldest has now waited 5 ms: a and b leave together
+        _gate.Set();
 
         BatchOutcome[] outcomes = await Task.WhenAll(a, b);
         await first;
@@ -204,6 +207,8 @@ public sealed class DynamicBatcherTests : IDisposable
     }
 
     private readonly List<float[]> _order = [];
+    private bool _holdFirstRunOnly;
+    private int _runs;
 
     private DynamicBatcher Create(BatchingOptions options, OnnxRuntimeInferenceSession? session = null)
     {
@@ -211,7 +216,11 @@ public sealed class DynamicBatcherTests : IDisposable
         return new DynamicBatcher("gemm", target.Signature, inputs =>
         {
             _entered.Release();
-            _gate.Wait();
+            if (!_holdFirstRunOnly || Interlocked.Increment(ref _runs) == 1)
+            {
+                _gate.Wait();
+            }
+
             lock (_batches)
             {
                 _batches.Add([.. Enumerable.Repeat(1, (int)inputs[0].Shape[0])]);
