@@ -65,6 +65,11 @@ public sealed class OnnxModelInspector : IModelFormatInspector
     public ModelArtifactInfo Inspect(Stream content)
     {
         ArgumentNullException.ThrowIfNull(content);
+        if (OnnxStructureParser.TryInspect(content, _options, out ModelArtifactInfo info))
+        {
+            return info;
+        }
+
         ModelProto model = OnnxModel.Load(content, _options);
         return Describe(model);
     }
