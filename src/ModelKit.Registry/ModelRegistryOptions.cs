@@ -26,6 +26,15 @@ public sealed class ModelRegistryOptions
     public TimeSpan GarbageCollectionGracePeriod { get; set; } = TimeSpan.FromHours(24);
 
     /// <summary>
+    /// Gets or sets how often a hosted service collects garbage (<see cref="IModelRegistry.CollectGarbageAsync"/> with
+    /// <see cref="GarbageCollectionGracePeriod"/>) while the application runs; <see langword="null"/> turns the schedule off.
+    /// The first collection runs one interval after the host starts. Every replica may run it: collection is safe from any
+    /// process at any time. The service is registered by <c>AddModelRegistry</c> and does nothing while this is <see langword="null"/>.
+    /// </summary>
+    /// <value>The default is <see langword="null"/> (off). When set, it must be at least 1 second.</value>
+    public TimeSpan? GarbageCollectionInterval { get; set; }
+
+    /// <summary>
     /// Gets or sets whether resolved references are cached in memory. The cache is kept correct by the registry's change
     /// feed: it is cleared by every change this or another process commits, within about <see cref="ChangePollInterval"/>
     /// (SQLite) or one notification (PostgreSQL), and it is off while the feed is not running.
@@ -56,6 +65,12 @@ internal sealed class ModelRegistryOptionsValidator : IValidateOptions<ModelRegi
         {
             failures.Add(string.Create(CultureInfo.InvariantCulture,
                 $"ModelRegistryOptions.GarbageCollectionGracePeriod is {options.GarbageCollectionGracePeriod}; it must be zero or positive (for example 24:00:00)."));
+        }
+
+        if (options.GarbageCollectionInterval is { } interval && interval < TimeSpan.FromSeconds(1))
+        {
+            failures.Add(string.Create(CultureInfo.InvariantCulture,
+                $"ModelRegistryOptions.GarbageCollectionInterval is {interval}; it must be at least 1 second (for example 06:00:00), or null to turn scheduled collection off."));
         }
 
         if (options.ChangePollInterval < TimeSpan.FromMilliseconds(1) || options.ChangePollInterval > TimeSpan.FromMinutes(1))

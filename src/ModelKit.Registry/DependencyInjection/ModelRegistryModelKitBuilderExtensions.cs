@@ -70,6 +70,8 @@ public static class ModelRegistryModelKitBuilderExtensions
         services.TryAddSingleton<IArtifactStore>(CreateFileStore);
         services.TryAddSingleton<ModelRegistry>();
         services.TryAddSingleton<IModelRegistry>(sp => sp.GetRequiredService<ModelRegistry>());
+        // Scheduled garbage collection: idle unless ModelRegistryOptions.GarbageCollectionInterval is set.
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<Microsoft.Extensions.Hosting.IHostedService, GarbageCollectionService>());
         return builder;
     }
 

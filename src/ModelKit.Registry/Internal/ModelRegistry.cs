@@ -519,6 +519,31 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
     {
         TimeSpan grace = gracePeriod ?? _options.GarbageCollectionGracePeriod;
         ArgumentOutOfRangeException.ThrowIfLessThan(grace, TimeSpan.Zero, nameof(gracePeriod));
+        long started = _timeProvider.GetTimestamp();
+        try
+        {
+            ArtifactCollectionResult result = await CollectGarbageCoreAsync(grace, cancellationToken).ConfigureAwait(false);
+            _telemetry.GarbageCollectedArtifacts.Add(result.Deleted.Count);
+            _telemetry.GarbageCollectedBytes.Add(result.BytesDeleted);
+            _telemetry.GarbageCollections.Add(1, new KeyValuePair<string, object?>(RegistryTelemetry.OutcomeTag, "success"));
+            return result;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            _telemetry.GarbageCollections.Add(1, new KeyValuePair<string, object?>(RegistryTelemetry.OutcomeTag, "failure"));
+            throw;
+        }
+        finally
+        {
+            if (_telemetry.GarbageCollectionDuration.Enabled)
+            {
+                _telemetry.GarbageCollectionDuration.Record(_timeProvider.GetElapsedTime(started).TotalSeconds);
+            }
+        }
+    }
+
+    private async Task<ArtifactCollectionResult> CollectGarbageCoreAsync(TimeSpan grace, CancellationToken cancellationToken)
+    {
         DateTimeOffset cutoff = _timeProvider.GetUtcNow() - grace;
         int examined = 0, referenced = 0, young = 0, inUpload = 0;
         long bytes = 0;

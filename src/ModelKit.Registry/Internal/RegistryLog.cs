@@ -57,4 +57,12 @@ internal static partial class RegistryLog
     [LoggerMessage(EventId = 14, Level = LogLevel.Information,
         Message = "Removed attachment {Attachment} from model {ModelName} version {ModelVersion}; its bytes {Digest} are left to garbage collection")]
     public static partial void AttachmentDeleted(ILogger logger, string modelName, int modelVersion, string attachment, string digest);
+
+    [LoggerMessage(EventId = 15, Level = LogLevel.Information,
+        Message = "Scheduled garbage collection of the {Store} every {Interval} with a grace period of {GracePeriod}")]
+    public static partial void GarbageCollectionScheduled(ILogger logger, string store, TimeSpan interval, TimeSpan gracePeriod);
+
+    [LoggerMessage(EventId = 16, Level = LogLevel.Warning,
+        Message = "Scheduled garbage collection of the {Store} failed; it runs again in {Interval}")]
+    public static partial void ScheduledGarbageCollectionFailed(ILogger logger, string store, TimeSpan interval, Exception exception);
 }

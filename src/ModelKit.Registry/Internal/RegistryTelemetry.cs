@@ -23,7 +23,38 @@ internal sealed class RegistryTelemetry : IDisposable
             "modelkit.registry.registrations",
             unit: "{registration}",
             description: "Model versions registered.");
+        GarbageCollections = meter.CreateCounter<long>(
+            "modelkit.registry.gc.runs",
+            unit: "{run}",
+            description: "Garbage collections, tagged with their outcome (success or failure).");
+        GarbageCollectedArtifacts = meter.CreateCounter<long>(
+            "modelkit.registry.gc.deleted",
+            unit: "{artifact}",
+            description: "Unreferenced artifacts deleted by garbage collection.");
+        GarbageCollectedBytes = meter.CreateCounter<long>(
+            "modelkit.registry.gc.deleted_bytes",
+            unit: "By",
+            description: "Bytes freed by garbage collection.");
+        GarbageCollectionDuration = meter.CreateHistogram<double>(
+            "modelkit.registry.gc.duration",
+            unit: "s",
+            description: "Duration of a garbage collection.");
     }
+
+    /// <summary>The tag of <see cref="GarbageCollections"/>: <c>success</c> or <c>failure</c>.</summary>
+    public const string OutcomeTag = "modelkit.registry.gc.outcome";
+
+    /// <summary>Gets the counter of garbage collections, tagged with <see cref="OutcomeTag"/>.</summary>
+    public Counter<long> GarbageCollections { get; }
+
+    /// <summary>Gets the counter of artifacts deleted by garbage collection.</summary>
+    public Counter<long> GarbageCollectedArtifacts { get; }
+
+    /// <summary>Gets the counter of bytes freed by garbage collection.</summary>
+    public Counter<long> GarbageCollectedBytes { get; }
+
+    /// <summary>Gets the histogram of garbage collection durations, in seconds.</summary>
+    public Histogram<double> GarbageCollectionDuration { get; }
 
     /// <summary>Gets the counter of registered versions, tagged with <c>modelkit.model.name</c>.</summary>
     public Counter<long> Registrations { get; }
