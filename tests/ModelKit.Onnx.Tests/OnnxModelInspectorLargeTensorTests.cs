@@ -39,6 +39,33 @@ public sealed class OnnxModelInspectorLargeTensorTests : IDisposable
     }
 
     [Fact]
+    public void Inspect_8MiBModelFile_AllocatesLessThanATenthOfItsSize()
+    {
+        const int Elements = 2 * 1024 * 1024;
+        byte[] bytes = new OnnxGraphBuilder("main", opset: 17)
+            .AddInput("x", TensorElementType.Float, -1, Elements)
+            .AddInitializer("w", new float[Elements], Elements)
+            .AddNode("Add", ["x", "w"], ["y"])
+            .AddOutput("y", TensorElementType.Float, -1, Elements)
+            .ToBytes();
+        string path = Path.Combine(_dir, "eight.onnx");
+        File.WriteAllBytes(path, bytes);
+        var inspector = new OnnxModelInspector();
+        using (var warm = new FileStream(path, FileMode.Open, FileAccess.Read))
+        {
+            inspector.Inspect(warm);
+        }
+
+        using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        ModelArtifactInfo info = inspector.Inspect(file);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+        Assert.Equal("x", info.Signature.Inputs[0].Name);
+        Assert.True(allocated < bytes.Length / 10, $"Inspecting a {bytes.Length:N0}-byte model allocated {allocated:N0} bytes; its tensor payload must not be copied.");
+    }
+
+    [Fact]
     public void Inspect_LargeRawDataDisagreeingWithItsDims_ThrowsTheUsualMessage()
     {
         ModelProto model = HostileModels.AddBias();
