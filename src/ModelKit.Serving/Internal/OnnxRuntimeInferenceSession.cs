@@ -32,6 +32,8 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     private readonly ServingMetrics _metrics;
     private readonly KeyValuePair<string, object?>[] _successTags;
 
+    private readonly long[][] _outputDims;
+    private readonly long[]?[] _outputShapes;
     private int _outputBinding;
     private int _active;
     private int _disposed;
@@ -50,6 +52,8 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         _outputs = [.. signature.Outputs];
         _inputNames = Array.ConvertAll(_inputs, s => s.Name);
         _outputNames = Array.ConvertAll(_outputs, s => s.Name);
+        _outputDims = Array.ConvertAll(_outputs, s => s.Shape.ToArray());
+        _outputShapes = new long[]?[_outputs.Length];
 
         // Outputs can be preallocated only when every output's shape is the signature's, with at most dimension 0 dynamic.
         bool candidate = true;
@@ -378,13 +382,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
             for (int k = 0; k < outputCount; k++)
             {
                 TensorSpec spec = _outputs[k];
-                long[] shape = new long[spec.Shape.Count];
-                for (int d = 0; d < shape.Length; d++)
-                {
-                    shape[d] = spec.Shape[d] < 0 ? batch : spec.Shape[d];
-                }
-
-                Tensor tensor = OrtTensors.Allocate(spec.ElementType, shape);
+                Tensor tensor = OrtTensors.Allocate(spec.ElementType, OutputShape(k, batch));
                 results[k] = new NamedTensor(spec.Name, tensor);
                 outputValues[k] = OrtTensors.CreateInput(tensor, out pins[k]);
                 created = k + 1;
@@ -403,6 +401,29 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
 
             ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
         }
+    }
+
+    /// <summary>
+    /// Returns the shape of output <paramref name="k"/> for <paramref name="batch"/> rows. The array of the last batch size
+    /// is kept and shared by the result tensors of every run with that size (tensors never change their shape array).
+    /// </summary>
+    private long[] OutputShape(int k, long batch)
+    {
+        long[]? cached = Volatile.Read(ref _outputShapes[k]);
+        if (cached is not null && cached[0] == batch)
+        {
+            return cached;
+        }
+
+        long[] dims = _outputDims[k];
+        long[] shape = new long[dims.Length];
+        for (int d = 0; d < shape.Length; d++)
+        {
+            shape[d] = dims[d] < 0 ? batch : dims[d];
+        }
+
+        Volatile.Write(ref _outputShapes[k], shape);
+        return shape;
     }
 
     private NamedTensor[] RunAllocating(OrtValue[] inputValues)
