@@ -20,6 +20,8 @@ namespace ModelKit.Benchmarks;
 public class DynamicBatchingBenchmarks
 {
     private const int Requests = 2048;
+    private const int MaxBatchSize = 32;
+    private readonly long[] _batchSizes = new long[MaxBatchSize + 1];
     private BenchmarkHost _host = null!;
     private IInferenceSessionLease _lease = null!;
     private ModelReference _reference = null!;
@@ -35,7 +37,7 @@ public class DynamicBatchingBenchmarks
     {
         _host = new BenchmarkHost(o =>
         {
-            o.Batching.MaxBatchSize = 32;
+            o.Batching.MaxBatchSize = MaxBatchSize;
             o.Batching.MaxQueueDelay = TimeSpan.FromMilliseconds(2);
             o.Batching.MaxConcurrentBatches = 2;
             o.Batching.MaxQueueLength = 4096;
@@ -52,7 +54,9 @@ public class DynamicBatchingBenchmarks
     public void Cleanup()
     {
         string meanBatch = _batchRows == 0 ? "n/a" : (_batchRows / (double)_latencies.Count).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
-        BenchmarkModels.WriteLatencies(nameof(DynamicBatchingBenchmarks), _lastMethod, $"Callers={Callers};meanBatch={meanBatch}", _latencies);
+        long answered = _batchSizes.Sum();
+        string full = answered == 0 ? "n/a" : (100.0 * _batchSizes[^1] / answered).ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+        BenchmarkModels.WriteLatencies(nameof(DynamicBatchingBenchmarks), _lastMethod, $"Callers={Callers};meanBatch={meanBatch};inFullBatches={full}%", _latencies);
         _lease.Dispose();
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
@@ -80,6 +84,7 @@ public class DynamicBatchingBenchmarks
         {
             InferenceResult result = await _host.Pool.RunAsync(_reference, _inputs[i % _inputs.Length]).ConfigureAwait(false);
             Interlocked.Add(ref _batchRows, result.BatchSize);
+            Interlocked.Increment(ref _batchSizes[Math.Min(result.BatchSize, MaxBatchSize)]);
         });
     }
 

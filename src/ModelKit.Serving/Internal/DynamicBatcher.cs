@@ -644,13 +644,27 @@ internal sealed class DynamicBatcher
             }
         }
 
+        // Requests with the same rows share one shape array per output (tensors never change their shape array).
+        var shapes = new long[outputs.Length][];
+        int shapesRows = -1;
         int offset = 0;
         foreach (Request r in requests)
         {
+            if (r.Rows != shapesRows)
+            {
+                for (int k = 0; k < outputs.Length; k++)
+                {
+                    shapes[k] = outputs[k].Value.Shape.ToArray();
+                    shapes[k][0] = r.Rows;
+                }
+
+                shapesRows = r.Rows;
+            }
+
             var own = new NamedTensor[outputs.Length];
             for (int k = 0; k < outputs.Length; k++)
             {
-                own[k] = new NamedTensor(outputs[k].Name, Slice(outputs[k].Value, offset, r.Rows, rows));
+                own[k] = new NamedTensor(outputs[k].Name, Slice(outputs[k].Value, offset, r.Rows, rows, shapes[k]));
             }
 
             offset += r.Rows;
@@ -698,10 +712,9 @@ internal sealed class DynamicBatcher
         return merged;
     }
 
-    private static unsafe Tensor Slice(Tensor output, int rowOffset, int rowCount, int totalRows)
+    /// <summary>Copies rows <paramref name="rowOffset"/> to <paramref name="rowOffset"/> + <paramref name="rowCount"/> of <paramref name="output"/> into a new tensor of <paramref name="shape"/>.</summary>
+    private static Tensor Slice(Tensor output, int rowOffset, int rowCount, int totalRows, long[] shape)
     {
-        long[] shape = output.Shape.ToArray();
-        shape[0] = rowCount;
         if (output is StringTensor strings)
         {
             int perRow = strings.Span.Length / Math.Max(totalRows, 1);
@@ -709,10 +722,7 @@ internal sealed class DynamicBatcher
         }
 
         int rowBytes = checked((int)(output.ByteLength / Math.Max(totalRows, 1)));
-        Tensor part = OrtTensors.Allocate(output.ElementType, shape);
-        using System.Buffers.MemoryHandle pin = part.Pin();
-        output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes).CopyTo(new Span<byte>(pin.Pointer, checked((int)part.ByteLength)));
-        return part;
+        return OrtTensors.Copy(output.ElementType, shape, output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes));
     }
 
     private Activity? StartBatchActivity(List<Request> requests)

@@ -86,6 +86,38 @@ internal static class OrtTensors
         };
     }
 
+    /// <summary>Returns a new numeric tensor of <paramref name="shape"/> holding a copy of <paramref name="bytes"/> (its exact size).</summary>
+    /// <param name="elementType">A numeric element type.</param>
+    /// <param name="shape">The shape (kept by the tensor).</param>
+    /// <param name="bytes">The elements as raw bytes.</param>
+    /// <returns>The tensor over new managed memory.</returns>
+    public static Tensor Copy(TensorElementType elementType, long[] shape, ReadOnlySpan<byte> bytes) => elementType switch
+    {
+        TensorElementType.Float => Copy<float>(elementType, shape, bytes),
+        TensorElementType.Double => Copy<double>(elementType, shape, bytes),
+        TensorElementType.Int64 => Copy<long>(elementType, shape, bytes),
+        TensorElementType.Int32 => Copy<int>(elementType, shape, bytes),
+        TensorElementType.Int16 => Copy<short>(elementType, shape, bytes),
+        TensorElementType.Int8 => Copy<sbyte>(elementType, shape, bytes),
+        TensorElementType.UInt64 => Copy<ulong>(elementType, shape, bytes),
+        TensorElementType.UInt32 => Copy<uint>(elementType, shape, bytes),
+        TensorElementType.UInt16 => Copy<ushort>(elementType, shape, bytes),
+        TensorElementType.UInt8 => Copy<byte>(elementType, shape, bytes),
+        TensorElementType.Bool => Copy<bool>(elementType, shape, bytes),
+        TensorElementType.Float16 => Copy<Half>(elementType, shape, bytes),
+        TensorElementType.BFloat16 => Copy<BFloat16>(elementType, shape, bytes),
+        _ => throw new NotSupportedException($"Element type {elementType} cannot be copied."),
+    };
+
+    private static Tensor<T> Copy<T>(TensorElementType elementType, long[] shape, ReadOnlySpan<byte> bytes)
+        where T : unmanaged
+    {
+        int count = bytes.Length / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        T[] array = count == 0 ? [] : GC.AllocateUninitializedArray<T>(count);
+        bytes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(array.AsSpan()));
+        return new(elementType, shape, count, array);
+    }
+
     private static Tensor<T> New<T>(TensorElementType elementType, long[] shape, int count)
         where T : unmanaged => new(elementType, shape, count, count == 0 ? Array.Empty<T>() : new T[count]);
 
