@@ -15,10 +15,14 @@ internal readonly record struct BatchOutcome(NamedTensor[] Outputs, int BatchSiz
 /// The dynamic batcher of one loaded model generation. Requests are grouped by their non-batch shape (requests of
 /// different shapes never merge) and two priority levels. A batch leaves when it holds <see cref="BatchingOptions.MaxBatchSize"/>
 /// rows, when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>, or at once when no batch of the
-/// model runs, and only while fewer than <see cref="BatchingOptions.MaxConcurrentBatches"/> batches run. A batch formed
-/// by an arriving request runs on the caller's thread (a lone caller pays no thread hop); batches formed when a batch
-/// finishes run on the thread that finished it, or on the thread pool. Merging concatenates each input along dimension 0;
-/// results are split back along dimension 0. Time comes from a <see cref="TimeProvider"/> (tests use FakeTimeProvider).
+/// model runs or is being answered, and only while fewer than <see cref="BatchingOptions.MaxConcurrentBatches"/> batches
+/// run. A lone request on an idle model runs on the caller's thread (no queueing, no thread hop). Other batches run in a
+/// worker loop: a batch formed by an arrival is handed to the thread pool as one work item; the worker runs it, gives its
+/// slot back, answers every request of the batch on its own thread (continuations run synchronously, so callers that
+/// send their next request re-queue it without a thread-pool hop per request, while the other slots keep running), and
+/// takes the next batch that may leave. Each request costs one lock acquisition to queue; merging copies the inputs into
+/// one pooled buffer per input; results are split by copying each request's rows into its own new array. Time comes
+/// from a <see cref="TimeProvider"/> (tests use FakeTimeProvider).
 /// </summary>
 internal sealed class DynamicBatcher
 {
