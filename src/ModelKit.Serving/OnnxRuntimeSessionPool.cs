@@ -35,6 +35,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     private readonly Lock _gate = new();
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Generation> _generations = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<ModelReference, string> _keys = new();
     private readonly LiveCounter _live = new();
     private int _disposed;
 
@@ -87,7 +88,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     public async ValueTask<IInferenceSessionLease> AcquireAsync(ModelReference reference, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
-        Generation generation = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
+        Generation generation = await AcquireGenerationAsync(KeyOf(reference), reference, cancellationToken).ConfigureAwait(false);
         return new Lease(generation);
     }
 
@@ -98,7 +99,8 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         ArgumentNullException.ThrowIfNull(inputs);
         long start = Stopwatch.GetTimestamp();
         using Activity? activity = ModelKitTelemetry.StartActivity(ServingMetrics.ActivitySource, "modelkit.serving.request");
-        Generation generation = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
+        string key = KeyOf(reference);
+        Generation generation = await AcquireGenerationAsync(key, reference, cancellationToken).ConfigureAwait(false);
         try
         {
             activity?.SetTag(ServingMetrics.ModelNameTag, generation.Version.Name);
@@ -126,7 +128,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
             _metrics.RequestDuration.Record(elapsed.TotalSeconds, generation.Tags);
             activity?.SetTag("modelkit.batch.size", outcome.BatchSize);
-            Observe(reference, generation, inputs, answer, elapsed, options?.RequestId);
+            Observe(key, generation, inputs, answer, elapsed, options?.RequestId);
             return answer;
         }
         catch (Exception ex)
@@ -152,7 +154,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         ArgumentNullException.ThrowIfNull(reference);
         while (true)
         {
-            Generation held = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
+            Generation held = await AcquireGenerationAsync(KeyOf(reference), reference, cancellationToken).ConfigureAwait(false);
             held.Release();
             if (_entries.TryGetValue(reference.ToString(), out Entry? entry))
             {
@@ -345,14 +347,14 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         return new BatchOutcome(outputs, rows, TimeSpan.Zero);
     }
 
-    private void Observe(ModelReference reference, Generation generation, IReadOnlyList<NamedTensor> inputs, InferenceResult answer, TimeSpan elapsed, string? requestId)
+    private void Observe(string reference, Generation generation, IReadOnlyList<NamedTensor> inputs, InferenceResult answer, TimeSpan elapsed, string? requestId)
     {
         if (_observers.Length == 0)
         {
             return;
         }
 
-        var observation = new InferenceObservation(reference.ToString(), generation.Version, inputs, answer.Outputs, elapsed, _time.GetUtcNow()) { RequestId = requestId };
+        var observation = new InferenceObservation(reference, generation.Version, inputs, answer.Outputs, elapsed, _time.GetUtcNow()) { RequestId = requestId };
         foreach (IInferenceObserver observer in _observers)
         {
             try
@@ -366,9 +368,29 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         }
     }
 
-    private async ValueTask<Generation> AcquireGenerationAsync(ModelReference reference, CancellationToken cancellationToken)
+    /// <summary>
+    /// Returns the text of <paramref name="reference"/>, the key of its entry, without formatting it on every request:
+    /// references are records, so equal references share one cached string. At most 4,096 distinct references are
+    /// cached (references come from requests, which may be untrusted); others are formatted each time.
+    /// </summary>
+    private string KeyOf(ModelReference reference)
     {
-        string key = reference.ToString();
+        if (_keys.TryGetValue(reference, out string? key))
+        {
+            return key;
+        }
+
+        key = reference.ToString();
+        if (_keys.Count < 4096)
+        {
+            _keys.TryAdd(reference, key);
+        }
+
+        return key;
+    }
+
+    private async ValueTask<Generation> AcquireGenerationAsync(string key, ModelReference reference, CancellationToken cancellationToken)
+    {
         while (true)
         {
             ThrowIfDisposed();

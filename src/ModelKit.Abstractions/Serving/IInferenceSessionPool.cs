@@ -34,6 +34,11 @@ public interface IInferenceSessionPool
     /// enabled for it and its inputs and outputs have a dynamic dimension 0; otherwise directly. The request is validated
     /// against the signature before it is queued. Exactly one generation answers it; the result says which.
     /// </summary>
+    /// <remarks>
+    /// A batched request's task is completed by the thread that ran its batch, and the caller's continuation runs there
+    /// synchronously (no thread-pool hop per request; the model's other batches keep running meanwhile). A caller that
+    /// does long blocking work after the await should move it off that thread (for example with <c>Task.Run</c>).
+    /// </remarks>
     /// <param name="reference">The model reference.</param>
     /// <param name="inputs">One tensor per signature input, matched by name. The caller keeps the buffers alive and unchanged until the task completes.</param>
     /// <param name="options">Deadline and priority; <see langword="null"/> for no deadline and normal priority.</param>

@@ -15,10 +15,14 @@ internal readonly record struct BatchOutcome(NamedTensor[] Outputs, int BatchSiz
 /// The dynamic batcher of one loaded model generation. Requests are grouped by their non-batch shape (requests of
 /// different shapes never merge) and two priority levels. A batch leaves when it holds <see cref="BatchingOptions.MaxBatchSize"/>
 /// rows, when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>, or at once when no batch of the
-/// model runs, and only while fewer than <see cref="BatchingOptions.MaxConcurrentBatches"/> batches run. A batch formed
-/// by an arriving request runs on the caller's thread (a lone caller pays no thread hop); batches formed when a batch
-/// finishes run on the thread that finished it, or on the thread pool. Merging concatenates each input along dimension 0;
-/// results are split back along dimension 0. Time comes from a <see cref="TimeProvider"/> (tests use FakeTimeProvider).
+/// model runs or is being answered, and only while fewer than <see cref="BatchingOptions.MaxConcurrentBatches"/> batches
+/// run. A lone request on an idle model runs on the caller's thread (no queueing, no thread hop). Other batches run in a
+/// worker loop: a batch formed by an arrival is handed to the thread pool as one work item; the worker runs it, gives its
+/// slot back, answers every request of the batch on its own thread (continuations run synchronously, so callers that
+/// send their next request re-queue it without a thread-pool hop per request, while the other slots keep running), and
+/// takes the next batch that may leave. Each request costs one lock acquisition to queue; merging copies the inputs into
+/// one pooled buffer per input; results are split by copying each request's rows into its own new array. Time comes
+/// from a <see cref="TimeProvider"/> (tests use FakeTimeProvider).
 /// </summary>
 internal sealed class DynamicBatcher
 {
@@ -32,17 +36,16 @@ internal sealed class DynamicBatcher
     private readonly ServingMetrics _metrics;
     private readonly KeyValuePair<string, object?>[] _tags;
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, ShapeGroup> _groups = new(StringComparer.Ordinal);
     private readonly List<ShapeGroup> _groupList = [];
     private readonly List<ShapeGroup> _soloGroups = [];
     private ITimer? _delayTimer;
     private long _delayTimerDue = long.MaxValue;
     private int _queued;
     private int _running;
+    private int _completing;
     private bool _mergeDisabled;
     private bool _closed;
     private TaskCompletionSource? _idle;
-    private long _soloCounter;
 
     public DynamicBatcher(string model, ModelSignature signature, Func<Tensor[], NamedTensor[]> run, BatchingOptions options, TimeProvider time, ServingMetrics metrics, KeyValuePair<string, object?>[] tags)
     {
@@ -124,42 +127,39 @@ internal sealed class DynamicBatcher
             return Task.FromException<BatchOutcome>(Timeout(d));
         }
 
-        bool alone = false;
+        Request? request = null;
+        Batch? batch = null;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_closed, this);
-            if (_queued == 0 && _running == 0)
+            if (_queued == 0 && _running == 0 && _completing == 0)
             {
                 // Idle model, empty queue: the request is its own batch and runs now on the caller's thread.
                 _running++;
-                alone = true;
+            }
+            else
+            {
+                if (_queued >= _options.MaxQueueLength)
+                {
+                    _metrics.Rejected.Add(1, _tags);
+                    throw new InferenceQueueFullException(
+                        _model,
+                        _options.MaxQueueLength,
+                        string.Create(CultureInfo.InvariantCulture, $"The request queue of '{_model}' is full ({_options.MaxQueueLength} requests waiting, BatchingOptions.MaxQueueLength). Retry later, or raise MaxQueueLength or the model's throughput."));
+                }
+
+                request = new Request(this, ordered, deadline, priority, requestContext, _time.GetTimestamp());
+                request.Group = GroupFor(ordered);
+                request.Group.Add(request);
+                _queued++;
+                _metrics.QueueDepth.Add(1, _tags);
+                batch = TryTakeBatch();
             }
         }
 
-        if (alone)
+        if (request is null)
         {
             return RunAlone(ordered, requestContext);
-        }
-
-        var request = new Request(this, ordered, deadline, priority, requestContext, _time.GetTimestamp());
-        Batch? batch;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_closed, this);
-            if (_queued >= _options.MaxQueueLength)
-            {
-                _metrics.Rejected.Add(1, _tags);
-                throw new InferenceQueueFullException(
-                    _model,
-                    _options.MaxQueueLength,
-                    string.Create(CultureInfo.InvariantCulture, $"The request queue of '{_model}' is full ({_options.MaxQueueLength} requests waiting, BatchingOptions.MaxQueueLength). Retry later, or raise MaxQueueLength or the model's throughput."));
-            }
-
-            request.Group = GroupFor(request);
-            request.Group.Add(request);
-            _queued++;
-            _metrics.QueueDepth.Add(1, _tags);
-            batch = TryTakeBatch();
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -175,9 +175,10 @@ internal sealed class DynamicBatcher
 
         if (batch is not null)
         {
-            // Formed by this arrival: run it here, then hand any follow-up batch to the thread pool.
-            Execute(batch);
-            Finish(inline: true);
+            // Formed by this arrival while other batches run or complete: one thread-pool work item runs it (and the
+            // batches after it), so the arriving caller, often a continuation inside another batch's completion, is
+            // never held for a run.
+            ThreadPool.UnsafeQueueUserWorkItem(batch, preferLocal: true);
         }
 
         return request.Completion.Task;
@@ -207,7 +208,7 @@ internal sealed class DynamicBatcher
         {
             _metrics.RunDuration.Record(Stopwatch.GetElapsedTime(startedRaw).TotalSeconds, _tags);
             activity?.Dispose();
-            Finish(inline: true);
+            Finish();
         }
     }
 
@@ -228,7 +229,6 @@ internal sealed class DynamicBatcher
                 group.DrainTo(failed);
             }
 
-            _groups.Clear();
             _groupList.Clear();
             _soloGroups.Clear();
             _metrics.QueueDepth.Add(-_queued, _tags);
@@ -243,12 +243,12 @@ internal sealed class DynamicBatcher
         }
     }
 
-    /// <summary>Returns a task that completes when no batch runs any more.</summary>
+    /// <summary>Returns a task that completes when no batch runs or is being answered any more.</summary>
     public Task WhenIdleAsync()
     {
         lock (_gate)
         {
-            if (_running == 0)
+            if (_running == 0 && _completing == 0)
             {
                 return Task.CompletedTask;
             }
@@ -258,50 +258,45 @@ internal sealed class DynamicBatcher
         }
     }
 
-    private ShapeGroup GroupFor(Request request)
+    /// <summary>
+    /// Returns the queue of requests whose inputs have the same shapes as <paramref name="inputs"/> apart from
+    /// dimension 0 (compared dimension by dimension, no key is built), or a new one; requests that cannot merge get a
+    /// queue of their own. Called under the lock.
+    /// </summary>
+    private ShapeGroup GroupFor(Tensor[] inputs)
     {
-        string key = ShapeKey(request);
-        if (!_groups.TryGetValue(key, out ShapeGroup? group))
+        bool mergeable = CanMerge && !_mergeDisabled;
+        if (mergeable)
         {
-            group = new ShapeGroup(key, solo: key.Length == 0 || key[0] == '!');
-            if (group.Solo)
+            long rows = inputs[0].Shape[0];
+            foreach (Tensor tensor in inputs)
             {
-                _soloGroups.Add(group);
-                return group;
+                if (tensor.Shape.Length == 0 || tensor.Shape[0] != rows)
+                {
+                    mergeable = false;
+                    break;
+                }
             }
-
-            _groups.Add(key, group);
-            _groupList.Add(group);
         }
 
+        if (!mergeable)
+        {
+            var solo = new ShapeGroup(inputs, solo: true);
+            _soloGroups.Add(solo);
+            return solo;
+        }
+
+        foreach (ShapeGroup candidate in _groupList)
+        {
+            if (candidate.Matches(inputs))
+            {
+                return candidate;
+            }
+        }
+
+        var group = new ShapeGroup(inputs, solo: false);
+        _groupList.Add(group);
         return group;
-    }
-
-    private string ShapeKey(Request request)
-    {
-        if (!CanMerge || _mergeDisabled)
-        {
-            return "!" + (++_soloCounter).ToString(CultureInfo.InvariantCulture);
-        }
-
-        long rows = request.Inputs[0].Shape[0];
-        var sb = new StringBuilder();
-        foreach (Tensor tensor in request.Inputs)
-        {
-            ReadOnlySpan<long> shape = tensor.Shape;
-            if (shape.Length == 0 || shape[0] != rows)
-            {
-                return "!" + (++_soloCounter).ToString(CultureInfo.InvariantCulture);
-            }
-
-            sb.Append('|');
-            for (int d = 1; d < shape.Length; d++)
-            {
-                sb.Append(shape[d]).Append(',');
-            }
-        }
-
-        return sb.ToString();
     }
 
     /// <summary>Takes the next batch when one may leave now; otherwise arms the delay timer. Called under the lock.</summary>
@@ -314,7 +309,10 @@ internal sealed class DynamicBatcher
                 return null;
             }
 
-            int others = _running - (slotReserved ? 1 : 0);
+            // Batches of this model that run or are being answered besides the caller's: while there are any, a
+            // batch that is neither full nor overdue waits, so the queue refills (the lone-caller rule applies only
+            // when the model is really idle).
+            int others = _running - (slotReserved ? 1 : 0) + _completing;
 
             ShapeGroup? group = null;
             Request? head = null;
@@ -374,7 +372,7 @@ internal sealed class DynamicBatcher
                 }
             }
 
-            var batch = new Batch();
+            var batch = new Batch(this);
             DateTimeOffset now = _time.GetUtcNow();
             List<Request>? expiredRequests = null;
             group.Take(batch.Requests, target, now, ref expiredRequests);
@@ -388,10 +386,11 @@ internal sealed class DynamicBatcher
             _metrics.QueueDepth.Add(-removed, _tags);
             if (expiredRequests is not null)
             {
+                // Completing runs the callers' continuations synchronously: never under the lock, so on the thread pool.
                 foreach (Request late in expiredRequests)
                 {
                     _metrics.TimedOut.Add(1, _tags);
-                    late.Fail(Timeout(late.Deadline!.Value));
+                    ThreadPool.UnsafeQueueUserWorkItem(static r => r.Fail(r.Owner.Timeout(r.Deadline!.Value)), late, preferLocal: false);
                 }
             }
 
@@ -422,7 +421,6 @@ internal sealed class DynamicBatcher
         }
         else
         {
-            _groups.Remove(group.Key);
             _groupList.Remove(group);
         }
     }
@@ -461,31 +459,18 @@ internal sealed class DynamicBatcher
             batch = TryTakeBatch();
         }
 
-        while (batch is not null)
+        if (batch is not null)
         {
-            Execute(batch);
-            batch = FinishAndTakeNext();
+            RunLoop(batch);
         }
     }
 
     /// <summary>
-    /// After a batch that ran on an arriving caller's thread: when more requests wait, reserve a slot and let a pool
-    /// thread form the next batch when it starts (so requests that arrive meanwhile still join it), instead of keeping
-    /// the caller.
+    /// After a lone request ran on its caller's thread: when more requests wait, reserve a slot and let a pool thread
+    /// form the next batch when it starts (so requests that arrive meanwhile still join it), instead of keeping the caller.
     /// </summary>
-    private void Finish(bool inline)
+    private void Finish()
     {
-        if (!inline)
-        {
-            Batch? next = FinishAndTakeNext();
-            if (next is not null)
-            {
-                RunLoop(next);
-            }
-
-            return;
-        }
-
         TaskCompletionSource? idle = null;
         bool reserved = false;
         lock (_gate)
@@ -496,7 +481,7 @@ internal sealed class DynamicBatcher
                 _running++;
                 reserved = true;
             }
-            else if (_running == 0)
+            else if (_running == 0 && _completing == 0)
             {
                 idle = _idle;
                 _idle = null;
@@ -520,7 +505,7 @@ internal sealed class DynamicBatcher
             if (batch is null)
             {
                 _running--;
-                if (_running == 0)
+                if (_running == 0 && _completing == 0)
                 {
                     idle = _idle;
                     _idle = null;
@@ -535,35 +520,41 @@ internal sealed class DynamicBatcher
         }
     }
 
+    /// <summary>
+    /// The worker loop: runs a batch (holding one of the <see cref="BatchingOptions.MaxConcurrentBatches"/> slots), gives
+    /// the slot back, answers the batch's requests (their continuations run here, synchronously: a caller that sends its
+    /// next request re-queues it at once, without a thread-pool hop per request), then takes the next batch that may leave.
+    /// </summary>
     private void RunLoop(Batch first)
     {
         Batch? batch = first;
         while (batch is not null)
         {
             Execute(batch);
-            batch = FinishAndTakeNext();
-        }
-    }
-
-    private Batch? FinishAndTakeNext()
-    {
-        TaskCompletionSource? idle = null;
-        Batch? next;
-        lock (_gate)
-        {
-            _running--;
-            next = TryTakeBatch();
-            if (_running == 0 && next is null)
+            TaskCompletionSource? idle = null;
+            lock (_gate)
             {
-                idle = _idle;
-                _idle = null;
+                _running--;
+                _completing++;
             }
-        }
 
-        idle?.TrySetResult();
-        return next;
+            batch.CompleteAll();
+            lock (_gate)
+            {
+                _completing--;
+                batch = TryTakeBatch();
+                if (batch is null && _running == 0 && _completing == 0)
+                {
+                    idle = _idle;
+                    _idle = null;
+                }
+            }
+
+            idle?.TrySetResult();
+        }
     }
 
+    /// <summary>Runs <paramref name="batch"/> and stores each request's outcome in it (completed later by <see cref="Batch.CompleteAll"/>).</summary>
     private void Execute(Batch batch)
     {
         List<Request> requests = batch.Requests;
@@ -582,7 +573,7 @@ internal sealed class DynamicBatcher
             if (requests.Count == 1)
             {
                 NamedTensor[] outputs = _run(requests[0].Inputs);
-                Complete(requests[0], outputs, rows, started);
+                SetOutcome(requests[0], outputs, rows, started);
             }
             else
             {
@@ -597,7 +588,7 @@ internal sealed class DynamicBatcher
             ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
             foreach (Request r in requests)
             {
-                r.Fail(ex);
+                r.Error ??= ex;
             }
         }
         finally
@@ -609,12 +600,27 @@ internal sealed class DynamicBatcher
     private void RunMerged(List<Request> requests, int rows, long started)
     {
         var merged = new Tensor[_inputs.Length];
-        for (int k = 0; k < merged.Length; k++)
+        NamedTensor[] outputs;
+        try
         {
-            merged[k] = Concatenate(requests, k, rows);
+            for (int k = 0; k < merged.Length; k++)
+            {
+                merged[k] = Concatenate(requests, k, rows);
+            }
+
+            outputs = _run(merged);
+        }
+        finally
+        {
+            foreach (Tensor? tensor in merged)
+            {
+                if (tensor is not null)
+                {
+                    OrtTensors.Return(tensor);
+                }
+            }
         }
 
-        NamedTensor[] outputs = _run(merged);
         foreach (NamedTensor output in outputs)
         {
             ReadOnlySpan<long> shape = output.Value.Shape;
@@ -630,11 +636,11 @@ internal sealed class DynamicBatcher
                 {
                     try
                     {
-                        Complete(r, _run(r.Inputs), r.Rows, started);
+                        SetOutcome(r, _run(r.Inputs), r.Rows, started);
                     }
                     catch (Exception ex)
                     {
-                        r.Fail(ex);
+                        r.Error = ex;
                     }
                 }
 
@@ -642,25 +648,39 @@ internal sealed class DynamicBatcher
             }
         }
 
+        // Requests with the same rows share one shape array per output (tensors never change their shape array).
+        var shapes = new long[outputs.Length][];
+        int shapesRows = -1;
         int offset = 0;
         foreach (Request r in requests)
         {
+            if (r.Rows != shapesRows)
+            {
+                for (int k = 0; k < outputs.Length; k++)
+                {
+                    shapes[k] = outputs[k].Value.Shape.ToArray();
+                    shapes[k][0] = r.Rows;
+                }
+
+                shapesRows = r.Rows;
+            }
+
             var own = new NamedTensor[outputs.Length];
             for (int k = 0; k < outputs.Length; k++)
             {
-                own[k] = new NamedTensor(outputs[k].Name, Slice(outputs[k].Value, offset, r.Rows, rows));
+                own[k] = new NamedTensor(outputs[k].Name, Slice(outputs[k].Value, offset, r.Rows, rows, shapes[k]));
             }
 
             offset += r.Rows;
-            Complete(r, own, rows, started);
+            SetOutcome(r, own, rows, started);
         }
     }
 
-    private void Complete(Request request, NamedTensor[] outputs, int batchRows, long started)
+    private void SetOutcome(Request request, NamedTensor[] outputs, int batchRows, long started)
     {
         TimeSpan queued = _time.GetElapsedTime(request.EnqueuedAt, started);
         _metrics.QueueDuration.Record(queued.TotalSeconds, _tags);
-        request.Completion.TrySetResult(new BatchOutcome(outputs, batchRows, queued));
+        request.Outcome = new BatchOutcome(outputs, batchRows, queued);
     }
 
     private static unsafe Tensor Concatenate(List<Request> requests, int input, int rows)
@@ -682,7 +702,7 @@ internal sealed class DynamicBatcher
             return StringTensor.Create(all, shape);
         }
 
-        Tensor merged = OrtTensors.Allocate(first.ElementType, shape);
+        Tensor merged = OrtTensors.Rent(first.ElementType, shape);
         using System.Buffers.MemoryHandle pin = merged.Pin();
         var destination = new Span<byte>(pin.Pointer, checked((int)merged.ByteLength));
         int offset = 0;
@@ -696,10 +716,9 @@ internal sealed class DynamicBatcher
         return merged;
     }
 
-    private static unsafe Tensor Slice(Tensor output, int rowOffset, int rowCount, int totalRows)
+    /// <summary>Copies rows <paramref name="rowOffset"/> to <paramref name="rowOffset"/> + <paramref name="rowCount"/> of <paramref name="output"/> into a new tensor of <paramref name="shape"/>.</summary>
+    private static Tensor Slice(Tensor output, int rowOffset, int rowCount, int totalRows, long[] shape)
     {
-        long[] shape = output.Shape.ToArray();
-        shape[0] = rowCount;
         if (output is StringTensor strings)
         {
             int perRow = strings.Span.Length / Math.Max(totalRows, 1);
@@ -707,10 +726,7 @@ internal sealed class DynamicBatcher
         }
 
         int rowBytes = checked((int)(output.ByteLength / Math.Max(totalRows, 1)));
-        Tensor part = OrtTensors.Allocate(output.ElementType, shape);
-        using System.Buffers.MemoryHandle pin = part.Pin();
-        output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes).CopyTo(new Span<byte>(pin.Pointer, checked((int)part.ByteLength)));
-        return part;
+        return OrtTensors.Copy(output.ElementType, shape, output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes));
     }
 
     private Activity? StartBatchActivity(List<Request> requests)
@@ -776,9 +792,28 @@ internal sealed class DynamicBatcher
     private InferenceTimeoutException Timeout(DateTimeOffset deadline) =>
         new(_model, deadline, string.Create(CultureInfo.InvariantCulture, $"The request to '{_model}' was dropped unrun: its deadline {deadline:O} passed while it was queued. Give the request more time, or reduce the load on the model."));
 
-    private sealed class Batch
+    /// <summary>The requests of one batch; as a thread-pool work item it runs the worker loop from this batch on.</summary>
+    private sealed class Batch(DynamicBatcher owner) : IThreadPoolWorkItem
     {
         public List<Request> Requests { get; } = [];
+
+        public void Execute() => owner.RunLoop(this);
+
+        /// <summary>Completes every request with the outcome or error <see cref="DynamicBatcher.Execute(Batch)"/> stored.</summary>
+        public void CompleteAll()
+        {
+            foreach (Request r in Requests)
+            {
+                if (r.Error is { } error)
+                {
+                    r.Fail(error);
+                }
+                else
+                {
+                    r.Completion.TrySetResult(r.Outcome);
+                }
+            }
+        }
     }
 
     private sealed class Request(DynamicBatcher owner, Tensor[] inputs, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long enqueuedAt)
@@ -797,7 +832,15 @@ internal sealed class DynamicBatcher
 
         public long EnqueuedAt { get; } = enqueuedAt;
 
-        public TaskCompletionSource<BatchOutcome> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>
+        /// Gets the request's completion. Continuations run synchronously on the completing thread (a worker after its
+        /// batch, a cancellation or a timer callback), never under the batcher's lock.
+        /// </summary>
+        public TaskCompletionSource<BatchOutcome> Completion { get; } = new();
+
+        public BatchOutcome Outcome { get; set; }
+
+        public Exception? Error { get; set; }
 
         public ShapeGroup? Group { get; set; }
 
@@ -829,14 +872,34 @@ internal sealed class DynamicBatcher
         }
     }
 
-    private sealed class ShapeGroup(string key, bool solo)
+    private sealed class ShapeGroup(Tensor[] first, bool solo)
     {
         private readonly LinkedList<Request> _high = new();
         private readonly LinkedList<Request> _normal = new();
 
-        public string Key { get; } = key;
+        /// <summary>Gets the inputs of the request that opened the group; their shapes past dimension 0 are the group's.</summary>
+        private Tensor[] First { get; } = first;
 
         public bool Solo { get; } = solo;
+
+        /// <summary>Returns whether every input of <paramref name="inputs"/> has the group's shape past dimension 0 (and the same rows in every input).</summary>
+        public bool Matches(Tensor[] inputs)
+        {
+            if (inputs.Length != First.Length)
+            {
+                return false;
+            }
+
+            for (int k = 0; k < inputs.Length; k++)
+            {
+                if (!inputs[k].Shape[1..].SequenceEqual(First[k].Shape[1..]))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
 
         public long Rows { get; private set; }
 

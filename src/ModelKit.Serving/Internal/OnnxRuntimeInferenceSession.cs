@@ -10,10 +10,11 @@ namespace ModelKit.Serving.Internal;
 /// <summary>
 /// An <see cref="IInferenceSession"/> over one ONNX Runtime <see cref="InferenceSession"/> (the official managed API).
 /// Inputs are validated against the signature (read by ModelKit.Onnx from the validated model) before any native call,
-/// then wrapped as <see cref="OrtValue"/>s over the pinned caller memory without copying. Outputs are preallocated as
-/// the managed result arrays and bound as <see cref="OrtValue"/>s, once the first run has shown that every output has
-/// the signature's shape with the batch dimension of the inputs; otherwise ONNX Runtime allocates them and they are
-/// copied. <see cref="Run"/> is thread-safe, and <see cref="Dispose"/> may race with it safely: the native session is
+/// then wrapped as <see cref="OrtValue"/>s over the pinned caller memory without copying. Once the first run has shown
+/// that every output has the signature's shape with the batch dimension of the inputs, outputs go to pinned buffers
+/// preallocated per session (one set per concurrent run, bound as <see cref="OrtValue"/>s that are reused while the batch
+/// size stays the same) and are copied once into the new arrays the caller owns; otherwise ONNX Runtime allocates them
+/// and they are copied. <see cref="Run"/> is thread-safe, and <see cref="Dispose"/> may race with it safely: the native session is
 /// released only after the last in-flight run returns, so no run ever touches freed state. There is no finalizer.
 /// </summary>
 internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
@@ -32,6 +33,9 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     private readonly ServingMetrics _metrics;
     private readonly KeyValuePair<string, object?>[] _successTags;
 
+    private readonly long[][] _outputDims;
+    private readonly OutputSlot?[] _slots = new OutputSlot?[Math.Clamp(Environment.ProcessorCount, 2, 16)];
+    private readonly long[]?[] _outputShapes;
     private int _outputBinding;
     private int _active;
     private int _disposed;
@@ -50,6 +54,8 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         _outputs = [.. signature.Outputs];
         _inputNames = Array.ConvertAll(_inputs, s => s.Name);
         _outputNames = Array.ConvertAll(_outputs, s => s.Name);
+        _outputDims = Array.ConvertAll(_outputs, s => s.Shape.ToArray());
+        _outputShapes = new long[]?[_outputs.Length];
 
         // Outputs can be preallocated only when every output's shape is the signature's, with at most dimension 0 dynamic.
         bool candidate = true;
@@ -226,6 +232,11 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     {
         if (Interlocked.Exchange(ref _released, 1) == 0)
         {
+            for (int i = 0; i < _slots.Length; i++)
+            {
+                Interlocked.Exchange(ref _slots[i], null)?.Dispose();
+            }
+
             _session.Dispose();
             _runOptions.Dispose();
         }
@@ -366,43 +377,81 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         }
     }
 
+    /// <summary>
+    /// Runs into output buffers preallocated for this session (pinned, bound as <see cref="OrtValue"/>s that are reused
+    /// while the batch size stays the same) and copies each output into a new array the caller owns: one copy of the
+    /// result instead of creating and releasing a native output value around a new array on every call.
+    /// </summary>
     private NamedTensor[] RunIntoPreallocated(OrtValue[] inputValues, long batch)
     {
-        int outputCount = _outputs.Length;
-        var results = new NamedTensor[outputCount];
-        var outputValues = new OrtValue[outputCount];
-        MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(outputCount);
-        int created = 0;
+        OutputSlot slot = RentSlot();
         try
         {
-            for (int k = 0; k < outputCount; k++)
+            OrtValue[] outputValues = slot.Bind(batch);
+            _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
+            var results = new NamedTensor[_outputs.Length];
+            for (int k = 0; k < results.Length; k++)
             {
                 TensorSpec spec = _outputs[k];
-                long[] shape = new long[spec.Shape.Count];
-                for (int d = 0; d < shape.Length; d++)
-                {
-                    shape[d] = spec.Shape[d] < 0 ? batch : spec.Shape[d];
-                }
-
-                Tensor tensor = OrtTensors.Allocate(spec.ElementType, shape);
-                results[k] = new NamedTensor(spec.Name, tensor);
-                outputValues[k] = OrtTensors.CreateInput(tensor, out pins[k]);
-                created = k + 1;
+                results[k] = new NamedTensor(spec.Name, OrtTensors.Copy(spec.ElementType, OutputShape(k, batch), slot.Bytes(k)));
             }
 
-            _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
             return results;
         }
         finally
         {
-            for (int k = 0; k < created; k++)
-            {
-                outputValues[k].Dispose();
-                pins[k].Dispose();
-            }
-
-            ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
+            ReturnSlot(slot);
         }
+    }
+
+    private OutputSlot RentSlot()
+    {
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            OutputSlot? slot = Interlocked.Exchange(ref _slots[i], null);
+            if (slot is not null)
+            {
+                return slot;
+            }
+        }
+
+        return new OutputSlot(_outputs, _outputDims);
+    }
+
+    private void ReturnSlot(OutputSlot slot)
+    {
+        for (int i = 0; i < _slots.Length; i++)
+        {
+            if (Interlocked.CompareExchange(ref _slots[i], slot, null) is null)
+            {
+                return;
+            }
+        }
+
+        slot.Dispose(); // more runs than slots were in flight: keep the ones already parked
+    }
+
+    /// <summary>
+    /// Returns the shape of output <paramref name="k"/> for <paramref name="batch"/> rows. The array of the last batch size
+    /// is kept and shared by the result tensors of every run with that size (tensors never change their shape array).
+    /// </summary>
+    private long[] OutputShape(int k, long batch)
+    {
+        long[]? cached = Volatile.Read(ref _outputShapes[k]);
+        if (cached is not null && cached[0] == batch)
+        {
+            return cached;
+        }
+
+        long[] dims = _outputDims[k];
+        long[] shape = new long[dims.Length];
+        for (int d = 0; d < shape.Length; d++)
+        {
+            shape[d] = dims[d] < 0 ? batch : dims[d];
+        }
+
+        Volatile.Write(ref _outputShapes[k], shape);
+        return shape;
     }
 
     private NamedTensor[] RunAllocating(OrtValue[] inputValues)
@@ -490,5 +539,82 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         }
 
         return sb.Append(']').ToString();
+    }
+
+    /// <summary>
+    /// Pinned output buffers of one run at a time, with the <see cref="OrtValue"/>s bound to them for the last batch size.
+    /// A run rents a slot exclusively; buffers grow to the largest batch seen.
+    /// </summary>
+    private sealed class OutputSlot(TensorSpec[] outputs, long[][] dims) : IDisposable
+    {
+        private readonly byte[]?[] _buffers = new byte[]?[outputs.Length];
+        private readonly int[] _lengths = new int[outputs.Length];
+        private readonly OrtValue[] _values = new OrtValue[outputs.Length];
+        private long _batch = -1;
+
+        /// <summary>Returns the output values for <paramref name="batch"/> rows, creating them (and growing the buffers) when the batch size changed.</summary>
+        public unsafe OrtValue[] Bind(long batch)
+        {
+            if (batch == _batch)
+            {
+                return _values;
+            }
+
+            DisposeValues();
+            for (int k = 0; k < outputs.Length; k++)
+            {
+                long[] shape = new long[dims[k].Length];
+                long count = 1;
+                for (int d = 0; d < shape.Length; d++)
+                {
+                    shape[d] = dims[k][d] < 0 ? batch : dims[k][d];
+                    count = checked(count * shape[d]);
+                }
+
+                int length = checked((int)(count * ElementSize(outputs[k].ElementType)));
+                byte[]? buffer = _buffers[k];
+                if (buffer is null || buffer.Length < Math.Max(length, 1))
+                {
+                    buffer = GC.AllocateUninitializedArray<byte>(Math.Max(length, 1), pinned: true);
+                    _buffers[k] = buffer;
+                }
+
+                _lengths[k] = length;
+                _values[k] = OrtValue.CreateTensorValueWithData(
+                    OrtMemoryInfo.DefaultInstance,
+                    (Microsoft.ML.OnnxRuntime.Tensors.TensorElementType)(int)outputs[k].ElementType,
+                    shape,
+                    (IntPtr)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetArrayDataReference(buffer)),
+                    length);
+            }
+
+            _batch = batch;
+            return _values;
+        }
+
+        /// <summary>Returns the bytes output <paramref name="k"/> filled in the last run.</summary>
+        public ReadOnlySpan<byte> Bytes(int k) => _buffers[k].AsSpan(0, _lengths[k]);
+
+        public void Dispose() => DisposeValues();
+
+        private void DisposeValues()
+        {
+            for (int k = 0; k < _values.Length; k++)
+            {
+                _values[k]?.Dispose();
+                _values[k] = null!;
+            }
+
+            _batch = -1;
+        }
+
+        private static int ElementSize(TensorElementType type) => type switch
+        {
+            TensorElementType.Double or TensorElementType.Int64 or TensorElementType.UInt64 => 8,
+            TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
+            TensorElementType.Int16 or TensorElementType.UInt16 or TensorElementType.Float16 or TensorElementType.BFloat16 => 2,
+            TensorElementType.Int8 or TensorElementType.UInt8 or TensorElementType.Bool => 1,
+            _ => throw new NotSupportedException($"Element type {type} has no fixed size."),
+        };
     }
 }

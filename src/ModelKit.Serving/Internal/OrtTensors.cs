@@ -69,21 +69,127 @@ internal static class OrtTensors
         int n = checked((int)count);
         return elementType switch
         {
-            TensorElementType.Float => Tensor.Create<float>(new float[n], shape),
-            TensorElementType.Double => Tensor.Create<double>(new double[n], shape),
-            TensorElementType.Int64 => Tensor.Create<long>(new long[n], shape),
-            TensorElementType.Int32 => Tensor.Create<int>(new int[n], shape),
-            TensorElementType.Int16 => Tensor.Create<short>(new short[n], shape),
-            TensorElementType.Int8 => Tensor.Create<sbyte>(new sbyte[n], shape),
-            TensorElementType.UInt64 => Tensor.Create<ulong>(new ulong[n], shape),
-            TensorElementType.UInt32 => Tensor.Create<uint>(new uint[n], shape),
-            TensorElementType.UInt16 => Tensor.Create<ushort>(new ushort[n], shape),
-            TensorElementType.UInt8 => Tensor.Create<byte>(new byte[n], shape),
-            TensorElementType.Bool => Tensor.Create<bool>(new bool[n], shape),
-            TensorElementType.Float16 => Tensor.Create<Half>(new Half[n], shape),
-            TensorElementType.BFloat16 => Tensor.Create<BFloat16>(new BFloat16[n], shape),
+            TensorElementType.Float => New<float>(elementType, shape, n),
+            TensorElementType.Double => New<double>(elementType, shape, n),
+            TensorElementType.Int64 => New<long>(elementType, shape, n),
+            TensorElementType.Int32 => New<int>(elementType, shape, n),
+            TensorElementType.Int16 => New<short>(elementType, shape, n),
+            TensorElementType.Int8 => New<sbyte>(elementType, shape, n),
+            TensorElementType.UInt64 => New<ulong>(elementType, shape, n),
+            TensorElementType.UInt32 => New<uint>(elementType, shape, n),
+            TensorElementType.UInt16 => New<ushort>(elementType, shape, n),
+            TensorElementType.UInt8 => New<byte>(elementType, shape, n),
+            TensorElementType.Bool => New<bool>(elementType, shape, n),
+            TensorElementType.Float16 => New<Half>(elementType, shape, n),
+            TensorElementType.BFloat16 => New<BFloat16>(elementType, shape, n),
             _ => throw new NotSupportedException($"Element type {elementType} cannot be preallocated."),
         };
+    }
+
+    /// <summary>Returns a new numeric tensor of <paramref name="shape"/> holding a copy of <paramref name="bytes"/> (its exact size).</summary>
+    /// <param name="elementType">A numeric element type.</param>
+    /// <param name="shape">The shape (kept by the tensor).</param>
+    /// <param name="bytes">The elements as raw bytes.</param>
+    /// <returns>The tensor over new managed memory.</returns>
+    public static Tensor Copy(TensorElementType elementType, long[] shape, ReadOnlySpan<byte> bytes) => elementType switch
+    {
+        TensorElementType.Float => Copy<float>(elementType, shape, bytes),
+        TensorElementType.Double => Copy<double>(elementType, shape, bytes),
+        TensorElementType.Int64 => Copy<long>(elementType, shape, bytes),
+        TensorElementType.Int32 => Copy<int>(elementType, shape, bytes),
+        TensorElementType.Int16 => Copy<short>(elementType, shape, bytes),
+        TensorElementType.Int8 => Copy<sbyte>(elementType, shape, bytes),
+        TensorElementType.UInt64 => Copy<ulong>(elementType, shape, bytes),
+        TensorElementType.UInt32 => Copy<uint>(elementType, shape, bytes),
+        TensorElementType.UInt16 => Copy<ushort>(elementType, shape, bytes),
+        TensorElementType.UInt8 => Copy<byte>(elementType, shape, bytes),
+        TensorElementType.Bool => Copy<bool>(elementType, shape, bytes),
+        TensorElementType.Float16 => Copy<Half>(elementType, shape, bytes),
+        TensorElementType.BFloat16 => Copy<BFloat16>(elementType, shape, bytes),
+        _ => throw new NotSupportedException($"Element type {elementType} cannot be copied."),
+    };
+
+    private static Tensor<T> Copy<T>(TensorElementType elementType, long[] shape, ReadOnlySpan<byte> bytes)
+        where T : unmanaged
+    {
+        int count = bytes.Length / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
+        T[] array = count == 0 ? [] : GC.AllocateUninitializedArray<T>(count);
+        bytes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(array.AsSpan()));
+        return new(elementType, shape, count, array);
+    }
+
+    private static Tensor<T> New<T>(TensorElementType elementType, long[] shape, int count)
+        where T : unmanaged => new(elementType, shape, count, count == 0 ? Array.Empty<T>() : new T[count]);
+
+    /// <summary>
+    /// Returns a numeric tensor of <paramref name="shape"/> over an array rented from <see cref="ArrayPool{T}.Shared"/>
+    /// (contents undefined); give it back with <see cref="Return"/> once no native call uses it any more.
+    /// </summary>
+    /// <param name="elementType">A numeric element type.</param>
+    /// <param name="shape">The shape (kept by the tensor).</param>
+    /// <returns>The tensor.</returns>
+    public static Tensor Rent(TensorElementType elementType, long[] shape)
+    {
+        long count = 1;
+        foreach (long d in shape)
+        {
+            count = checked(count * d);
+        }
+
+        int n = checked((int)count);
+        return elementType switch
+        {
+            TensorElementType.Float => Rent<float>(elementType, shape, n),
+            TensorElementType.Double => Rent<double>(elementType, shape, n),
+            TensorElementType.Int64 => Rent<long>(elementType, shape, n),
+            TensorElementType.Int32 => Rent<int>(elementType, shape, n),
+            TensorElementType.Int16 => Rent<short>(elementType, shape, n),
+            TensorElementType.Int8 => Rent<sbyte>(elementType, shape, n),
+            TensorElementType.UInt64 => Rent<ulong>(elementType, shape, n),
+            TensorElementType.UInt32 => Rent<uint>(elementType, shape, n),
+            TensorElementType.UInt16 => Rent<ushort>(elementType, shape, n),
+            TensorElementType.UInt8 => Rent<byte>(elementType, shape, n),
+            TensorElementType.Bool => Rent<bool>(elementType, shape, n),
+            TensorElementType.Float16 => Rent<Half>(elementType, shape, n),
+            TensorElementType.BFloat16 => Rent<BFloat16>(elementType, shape, n),
+            _ => throw new NotSupportedException($"Element type {elementType} cannot be rented."),
+        };
+    }
+
+    /// <summary>Gives the array of a tensor made by <see cref="Rent"/> back to its pool; any other tensor is left alone.</summary>
+    /// <param name="tensor">The tensor; not used afterwards.</param>
+    public static void Return(Tensor tensor)
+    {
+        switch (tensor)
+        {
+            case Tensor<float> t: Return(t); break;
+            case Tensor<double> t: Return(t); break;
+            case Tensor<long> t: Return(t); break;
+            case Tensor<int> t: Return(t); break;
+            case Tensor<short> t: Return(t); break;
+            case Tensor<sbyte> t: Return(t); break;
+            case Tensor<ulong> t: Return(t); break;
+            case Tensor<uint> t: Return(t); break;
+            case Tensor<ushort> t: Return(t); break;
+            case Tensor<byte> t: Return(t); break;
+            case Tensor<bool> t: Return(t); break;
+            case Tensor<Half> t: Return(t); break;
+            case Tensor<BFloat16> t: Return(t); break;
+            default: break;
+        }
+    }
+
+    private static Tensor<T> Rent<T>(TensorElementType elementType, long[] shape, int count)
+        where T : unmanaged =>
+        new(elementType, shape, count, ArrayPool<T>.Shared.Rent(count).AsMemory(0, count));
+
+    private static void Return<T>(Tensor<T> tensor)
+        where T : unmanaged
+    {
+        if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(tensor.Data, out ArraySegment<T> segment) && segment.Array is { Length: > 0 } array)
+        {
+            ArrayPool<T>.Shared.Return(array);
+        }
     }
 
     /// <summary>Copies an output value that ONNX Runtime allocated into a new managed tensor.</summary>

@@ -97,6 +97,24 @@ public sealed class DynamicBatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task Enqueue_FullBatchWithFreeSlot_RunsOnAnotherThreadWhileTheFirstBatchIsStillRunning()
+    {
+        DynamicBatcher batcher = Create(new BatchingOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromHours(1), MaxConcurrentBatches = 2 });
+        _holdFirstRunOnly = true;
+        Task<BatchOutcome> first = await StartBlockedAsync(batcher);
+
+        Task<BatchOutcome> a = Enqueue(batcher, 1);
+        Task<BatchOutcome> b = Enqueue(batcher, 2); // the batch is full and a slot is free: it leaves without waiting for the delay
+
+        BatchOutcome[] outcomes = await Task.WhenAll(a, b).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.False(first.IsCompleted);
+        Assert.All(outcomes, o => Assert.Equal(2, o.BatchSize));
+        Assert.Equal(TestModels.GemmReluReference(Input(2)), ((Tensor<float>)outcomes[1].Outputs[0].Value).Span.ToArray());
+        _gate.Set();
+        await first;
+    }
+
+    [Fact]
     public async Task Enqueue_QueueFull_RejectsAtOnceWithInferenceQueueFullException()
     {
         DynamicBatcher batcher = Create(new BatchingOptions { MaxQueueLength = 2, MaxQueueDelay = TimeSpan.FromHours(1) });
