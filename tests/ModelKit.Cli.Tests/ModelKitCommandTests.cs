@@ -91,26 +91,26 @@ public sealed partial class ModelKitCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Serve_AnswersRestOverHttp1AndHttp2OnItsPorts_UntilCancelled()
+    public async Task Serve_AnswersRestOverHttp1AndHttp2AndGrpcOnOnePort_UntilCancelled()
     {
         Assert.Equal(0, (await RunAsync("register", "scaler", WriteModel("v1.onnx", 2f), "--alias", "production")).Code);
         using var stop = new CancellationTokenSource();
         var stdout = new SyncWriter();
         var stderr = new StringWriter();
         Task<int> serving = ModelKitCommand.InvokeAsync(
-            ["serve", "--urls", "http://127.0.0.1:0", "--grpc-urls", "http://127.0.0.1:0", "--model", "scaler@production", "--max-batch-size", "8", "--max-queue-delay-us", "500", "--data-dir", DataDir],
+            ["serve", "--urls", "http://127.0.0.1:0", "--model", "scaler@production", "--max-batch-size", "8", "--max-queue-delay-us", "500", "--data-dir", DataDir],
             stdout,
             stderr,
             stop.Token);
         string[] addresses = await stdout.WaitForAddressesAsync(serving);
-        Assert.Equal(2, addresses.Length);
+        string address = Assert.Single(addresses);
         using var http = new HttpClient();
-        for (int i = 0; i < 50 && (await http.GetAsync($"{addresses[0]}/v2/health/ready")).StatusCode != System.Net.HttpStatusCode.OK; i++)
+        for (int i = 0; i < 50 && (await http.GetAsync($"{address}/v2/health/ready")).StatusCode != System.Net.HttpStatusCode.OK; i++)
         {
             await Task.Delay(100);
         }
 
-        foreach ((string address, Version version) in new[] { (addresses[0], new Version(1, 1)), (addresses[1], new Version(2, 0)) })
+        foreach (Version version in new[] { new Version(1, 1), new Version(2, 0) })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"{address}/v2/models/scaler/infer")
             {
@@ -122,6 +122,12 @@ public sealed partial class ModelKitCommandTests : IDisposable
             Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
             JsonElement body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
             Assert.Equal([2f, 4f, 6f], body.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray());
+        }
+
+        using (Grpc.Net.Client.GrpcChannel channel = Grpc.Net.Client.GrpcChannel.ForAddress(address))
+        {
+            var client = new ModelKit.Serving.AspNetCore.Protocol.GRPCInferenceService.GRPCInferenceServiceClient(channel);
+            Assert.True((await client.ServerLiveAsync(new ModelKit.Serving.AspNetCore.Protocol.ServerLiveRequest())).Live);
         }
 
         await stop.CancelAsync();
