@@ -217,6 +217,10 @@ internal static class ModelKitCommand
                     publicEndpoints.Add(k.ListenHttp1AndHttp2Cleartext(EndPoint(url)));
                 }
 
+                // Flow-control windows for many concurrent large requests (batches of images) on one HTTP/2 connection.
+                k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
+                k.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
+
                 foreach (string url in parse.GetValue(grpcUrls) ?? [])
                 {
                     Listen(k, url, HttpProtocols.Http2);
@@ -399,6 +403,7 @@ internal static class ModelKitCommand
         root.Add(search);
         root.Add(lineage);
         root.Add(gc);
+        root.Add(GrpcCommand.Create(stdout, Console.In, Run, stderr));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

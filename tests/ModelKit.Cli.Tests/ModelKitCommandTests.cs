@@ -130,6 +130,22 @@ public sealed partial class ModelKitCommandTests : IDisposable
             Assert.True((await client.ServerLiveAsync(new ModelKit.Serving.AspNetCore.Protocol.ServerLiveRequest())).Live);
         }
 
+        // modelkit grpc: grpcurl-style JSON in and out over the same port.
+        (int code, string output, string error) = await RunAsync("grpc", "inference.GRPCInferenceService/ModelInfer", "--url", address, "-d", """{"model_name": "scaler", "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "contents": {"fp32_contents": [1, 2, 3]}}]}""");
+        Assert.True(code == 0, error);
+        JsonElement inferred = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("1", inferred.GetProperty("modelVersion").GetString());
+        Assert.Equal([2f, 4f, 6f], inferred.GetProperty("outputs")[0].GetProperty("contents").GetProperty("fp32Contents").EnumerateArray().Select(e => e.GetSingle()).ToArray());
+        (code, _, error) = await RunAsync("grpc", "ModelMetadata", "--url", address, "-d", """{"name": "nope"}""");
+        Assert.Equal(2, code);
+        Assert.Contains("NotFound", error, StringComparison.Ordinal);
+        (code, _, error) = await RunAsync("grpc", "Frobnicate", "--url", address);
+        Assert.Equal(1, code);
+        Assert.Contains("ModelInfer", error, StringComparison.Ordinal);
+        (code, _, error) = await RunAsync("grpc", "ModelInfer", "--url", address, "-d", "{\"model_name\": 3");
+        Assert.Equal(1, code);
+        Assert.Contains("JSON", error, StringComparison.Ordinal);
+
         await stop.CancelAsync();
         Assert.Equal(0, await serving);
     }
