@@ -12,6 +12,7 @@ log() { printf '[setup] %s\n' "$*"; }
 # python3-torch: torchrun (python3 -m torch.distributed.run) for the DistributedTraining sample and its tests;
 # ccache: makes rebuilding the libtorch shim cheap; curl and jq: the InferenceApi sample's README examples.
 apt_packages=(libtorch-dev libgloo-dev libopenblas0-pthread dataset-fashion-mnist cmake g++ make python3-torch ccache curl jq)
+apt_packages+=(wrk)  # benchmarks/ModelKit.EndpointBenchmarks: batch-1 REST JSON with wrk, as ANCHORS.md measured it
 # ModelKit.Monitoring's tests: a real Alertmanager (v2 API) and promtool for the example alerting rules.
 apt_packages+=(prometheus-alertmanager prometheus)
 missing=()

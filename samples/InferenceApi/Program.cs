@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using InferenceApi;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -11,6 +12,13 @@ using OpenTelemetry.Trace;
 
 var builder = WebApplication.CreateBuilder(args);
 ConfigurationManager config = builder.Configuration;
+
+// REST (HTTP/1.1 and HTTP/2) and gRPC on one cleartext port: Kestrel picks HTTP/2 only through TLS ALPN, so
+// ListenHttp1AndHttp2Cleartext recognises prior-knowledge HTTP/2 by its connection preface. With TLS, configure an
+// Http1AndHttp2 endpoint with a certificate instead.
+var url = new Uri(config["ModelKit:Url"] ?? "http://127.0.0.1:8080");
+builder.WebHost.ConfigureKestrel(k => k.ListenHttp1AndHttp2Cleartext(
+    new IPEndPoint(url.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(url.Host), url.Port)));
 
 // 1. ModelKit: the registry in a data directory, ONNX Runtime serving, the Open Inference Protocol endpoints.
 builder.Services.AddModelKit(o => o.DataDirectory = config["ModelKit:DataDirectory"] ?? "./modelkit-data")
@@ -69,6 +77,7 @@ var app = builder.Build();
 app.MapModelKitInference();
 app.MapModelKitGrpc();
 app.MapModelKitManagement();
+app.MapModelKitRepository();       // OIP model repository extension: /v2/repository/index, …/load, …/unload (management policy)
 app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
 app.MapPrometheusScrapingEndpoint();

@@ -4,8 +4,6 @@ using System.Net;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -198,8 +196,8 @@ internal static class ModelKitCommand
         }));
         var alias = new Command("alias", "Move aliases and read their history.") { aliasSet, aliasHistory };
 
-        var urls = new Option<string[]>("--urls") { Description = "REST endpoints, HTTP/1.1 (cleartext Kestrel cannot offer HTTP/2 beside HTTP/1.1 on one port). Default: http://127.0.0.1:8080.", DefaultValueFactory = _ => ["http://127.0.0.1:8080"] };
-        var grpcUrls = new Option<string[]>("--grpc-urls") { Description = "Cleartext HTTP/2 endpoints: gRPC, and REST for prior-knowledge HTTP/2 clients. Default: http://127.0.0.1:8081.", DefaultValueFactory = _ => ["http://127.0.0.1:8081"] };
+        var urls = new Option<string[]>("--urls") { Description = "Endpoints for REST and gRPC on one port each: HTTP/1.1 and cleartext HTTP/2 (prior knowledge). Default: http://127.0.0.1:8080.", DefaultValueFactory = _ => ["http://127.0.0.1:8080"] };
+        var grpcUrls = new Option<string[]>("--grpc-urls") { Description = "Extra HTTP/2-only endpoints (not needed: --urls serves gRPC too). Default: none.", DefaultValueFactory = _ => [] };
         var models = new Option<string[]>("--model") { Description = "A model reference to load at start; the server is ready once all are loaded. Repeat for more." };
         var maxBatch = new Option<int?>("--max-batch-size") { Description = "The dynamic batcher's largest batch (rows). Default: 64." };
         var maxDelay = new Option<int?>("--max-queue-delay-us") { Description = "How long a request may wait for others to batch with, in microseconds. Default: 2000." };
@@ -211,12 +209,17 @@ internal static class ModelKitCommand
             Directory.CreateDirectory(directory);
             WebApplicationBuilder builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { ContentRootPath = directory });
             builder.Logging.SetMinimumLevel(LogLevel.Warning);
+            var publicEndpoints = new List<ListenOptions>();
             builder.WebHost.ConfigureKestrel(k =>
             {
                 foreach (string url in parse.GetValue(urls) ?? [])
                 {
-                    Listen(k, url, HttpProtocols.Http1);
+                    publicEndpoints.Add(k.ListenHttp1AndHttp2Cleartext(EndPoint(url)));
                 }
+
+                // Flow-control windows for many concurrent large requests (batches of images) on one HTTP/2 connection.
+                k.Limits.Http2.InitialConnectionWindowSize = 16 * 1024 * 1024;
+                k.Limits.Http2.InitialStreamWindowSize = 1024 * 1024;
 
                 foreach (string url in parse.GetValue(grpcUrls) ?? [])
                 {
@@ -258,8 +261,8 @@ internal static class ModelKitCommand
             app.MapModelKitInference();
             app.MapModelKitGrpc();
             await app.StartAsync(ct);
-            string[] addresses = [.. app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses];
-            await stdout.WriteLineAsync($"modelkit serving {directory} on {string.Join(" ", addresses)} (REST: GET /v2, POST /v2/models/NAME/infer; gRPC inference.GRPCInferenceService on the HTTP/2 endpoints). Ctrl+C stops.");
+            string[] addresses = [.. publicEndpoints.Select(e => $"http://{e.IPEndPoint}")];
+            await stdout.WriteLineAsync($"modelkit serving {directory} on {string.Join(" ", addresses)} (HTTP/1.1 and HTTP/2 on each port; REST: GET /v2, POST /v2/models/NAME/infer; gRPC: inference.GRPCInferenceService). Ctrl+C stops.");
             await stdout.FlushAsync(ct);
             try
             {
@@ -400,6 +403,7 @@ internal static class ModelKitCommand
         root.Add(search);
         root.Add(lineage);
         root.Add(gc);
+        root.Add(GrpcCommand.Create(stdout, Console.In, Run, stderr));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -513,7 +517,10 @@ internal static class ModelKitCommand
             ? reference
             : throw new CliException(ExitCodes.Usage, $"'{text}' is not a model reference: use name, name/3 or name@alias (names match [a-z0-9][a-z0-9._-]*).");
 
-    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols)
+    private static void Listen(KestrelServerOptions kestrel, string url, HttpProtocols protocols) =>
+        kestrel.Listen(EndPoint(url), o => o.Protocols = protocols);
+
+    private static IPEndPoint EndPoint(string url)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? uri) || uri.Scheme != "http")
         {
@@ -526,7 +533,7 @@ internal static class ModelKitCommand
             "0.0.0.0" or "*" or "+" => IPAddress.Any,
             _ => IPAddress.TryParse(uri.Host.Trim('[', ']'), out IPAddress? ip) ? ip : throw new CliException(ExitCodes.Usage, $"'{uri.Host}' in '{url}' is not an IP address or localhost."),
         };
-        kestrel.Listen(address, uri.Port, o => o.Protocols = protocols);
+        return new IPEndPoint(address, uri.Port);
     }
 
     private static Dictionary<string, T> Pairs<T>(string[]? values, string option, Func<string, T> parse)

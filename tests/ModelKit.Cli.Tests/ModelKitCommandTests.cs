@@ -91,26 +91,26 @@ public sealed partial class ModelKitCommandTests : IDisposable
     }
 
     [Fact]
-    public async Task Serve_AnswersRestOverHttp1AndHttp2OnItsPorts_UntilCancelled()
+    public async Task Serve_AnswersRestOverHttp1AndHttp2AndGrpcOnOnePort_UntilCancelled()
     {
         Assert.Equal(0, (await RunAsync("register", "scaler", WriteModel("v1.onnx", 2f), "--alias", "production")).Code);
         using var stop = new CancellationTokenSource();
         var stdout = new SyncWriter();
         var stderr = new StringWriter();
         Task<int> serving = ModelKitCommand.InvokeAsync(
-            ["serve", "--urls", "http://127.0.0.1:0", "--grpc-urls", "http://127.0.0.1:0", "--model", "scaler@production", "--max-batch-size", "8", "--max-queue-delay-us", "500", "--data-dir", DataDir],
+            ["serve", "--urls", "http://127.0.0.1:0", "--model", "scaler@production", "--max-batch-size", "8", "--max-queue-delay-us", "500", "--data-dir", DataDir],
             stdout,
             stderr,
             stop.Token);
         string[] addresses = await stdout.WaitForAddressesAsync(serving);
-        Assert.Equal(2, addresses.Length);
+        string address = Assert.Single(addresses);
         using var http = new HttpClient();
-        for (int i = 0; i < 50 && (await http.GetAsync($"{addresses[0]}/v2/health/ready")).StatusCode != System.Net.HttpStatusCode.OK; i++)
+        for (int i = 0; i < 50 && (await http.GetAsync($"{address}/v2/health/ready")).StatusCode != System.Net.HttpStatusCode.OK; i++)
         {
             await Task.Delay(100);
         }
 
-        foreach ((string address, Version version) in new[] { (addresses[0], new Version(1, 1)), (addresses[1], new Version(2, 0)) })
+        foreach (Version version in new[] { new Version(1, 1), new Version(2, 0) })
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, $"{address}/v2/models/scaler/infer")
             {
@@ -123,6 +123,28 @@ public sealed partial class ModelKitCommandTests : IDisposable
             JsonElement body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
             Assert.Equal([2f, 4f, 6f], body.GetProperty("outputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle()).ToArray());
         }
+
+        using (Grpc.Net.Client.GrpcChannel channel = Grpc.Net.Client.GrpcChannel.ForAddress(address))
+        {
+            var client = new ModelKit.Serving.AspNetCore.Protocol.GRPCInferenceService.GRPCInferenceServiceClient(channel);
+            Assert.True((await client.ServerLiveAsync(new ModelKit.Serving.AspNetCore.Protocol.ServerLiveRequest())).Live);
+        }
+
+        // modelkit grpc: grpcurl-style JSON in and out over the same port.
+        (int code, string output, string error) = await RunAsync("grpc", "inference.GRPCInferenceService/ModelInfer", "--url", address, "-d", """{"model_name": "scaler", "inputs": [{"name": "x", "datatype": "FP32", "shape": [1, 3], "contents": {"fp32_contents": [1, 2, 3]}}]}""");
+        Assert.True(code == 0, error);
+        JsonElement inferred = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("1", inferred.GetProperty("modelVersion").GetString());
+        Assert.Equal([2f, 4f, 6f], inferred.GetProperty("outputs")[0].GetProperty("contents").GetProperty("fp32Contents").EnumerateArray().Select(e => e.GetSingle()).ToArray());
+        (code, _, error) = await RunAsync("grpc", "ModelMetadata", "--url", address, "-d", """{"name": "nope"}""");
+        Assert.Equal(2, code);
+        Assert.Contains("NotFound", error, StringComparison.Ordinal);
+        (code, _, error) = await RunAsync("grpc", "Frobnicate", "--url", address);
+        Assert.Equal(1, code);
+        Assert.Contains("ModelInfer", error, StringComparison.Ordinal);
+        (code, _, error) = await RunAsync("grpc", "ModelInfer", "--url", address, "-d", "{\"model_name\": 3");
+        Assert.Equal(1, code);
+        Assert.Contains("JSON", error, StringComparison.Ordinal);
 
         await stop.CancelAsync();
         Assert.Equal(0, await serving);

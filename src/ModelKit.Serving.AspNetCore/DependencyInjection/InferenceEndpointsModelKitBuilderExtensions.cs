@@ -38,6 +38,7 @@ public static class InferenceEndpointsModelKitBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ModelReadiness>();
         services.AddSingleton<InferenceEndpointHandler>();
+        services.AddSingleton<ModelRepositoryExtension>();
         services.AddHostedService<ModelPreloadService>();
         services.AddGrpc();
         services.AddOptions<GrpcServiceOptions>()

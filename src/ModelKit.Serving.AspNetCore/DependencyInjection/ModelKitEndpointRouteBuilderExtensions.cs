@@ -82,16 +82,7 @@ public static class ModelKitEndpointRouteBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         ThrowIfNotAdded(endpoints);
-        InferenceEndpointsOptions options = endpoints.ServiceProvider.GetRequiredService<IOptions<InferenceEndpointsOptions>>().Value;
-        RouteGroupBuilder m = endpoints.MapGroup("/modelkit/v1").WithTags(ManagementTag);
-        if (options.AllowAnonymousManagement)
-        {
-            m.AllowAnonymous();
-        }
-        else
-        {
-            m.RequireAuthorization(options.ManagementPolicy);
-        }
+        RouteGroupBuilder m = RequireManagementAuthorization(endpoints, endpoints.MapGroup("/modelkit/v1").WithTags(ManagementTag));
 
         m.MapGet("/models", ManagementEndpoints.ListModels)
             .WithName("ModelKitListModels").WithSummary("Lists the registered model names.").Produces<ModelListBody>();
@@ -124,6 +115,64 @@ public static class ModelKitEndpointRouteBuilderExtensions
         }
 
         return m;
+    }
+
+    /// <summary>
+    /// Maps a route group under <c>/modelkit/v1/{prefix}</c> with the management endpoints' authorization rule:
+    /// <see cref="InferenceEndpointsOptions.ManagementPolicy"/>, or anonymous access only when
+    /// <see cref="InferenceEndpointsOptions.AllowAnonymousManagement"/> is set. For packages that add management
+    /// endpoints of their own (monitoring, for example), so that every management endpoint answers to one rule.
+    /// </summary>
+    /// <param name="endpoints">The application's route builder.</param>
+    /// <param name="prefix">The path under <c>/modelkit/v1</c>, for example <c>monitoring</c>; no leading slash needed.</param>
+    /// <returns>The route group; map endpoints on it.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> or <paramref name="prefix"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="prefix"/> is empty or white space.</exception>
+    /// <exception cref="InvalidOperationException"><c>AddInferenceEndpoints()</c> was not called.</exception>
+    public static RouteGroupBuilder MapModelKitManagementGroup(this IEndpointRouteBuilder endpoints, string prefix)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ArgumentException.ThrowIfNullOrWhiteSpace(prefix);
+        ThrowIfNotAdded(endpoints);
+        return RequireManagementAuthorization(endpoints, endpoints.MapGroup("/modelkit/v1/" + prefix.TrimStart('/')).WithTags(ManagementTag));
+    }
+
+    /// <summary>
+    /// Maps the Open Inference Protocol's model repository extension (<c>model_repository</c>, as Triton, KServe and
+    /// MLServer define it) over REST, enables it over gRPC (<c>RepositoryIndex</c>, <c>RepositoryModelLoad</c>,
+    /// <c>RepositoryModelUnload</c>) and lists it in the server metadata's <c>extensions</c>:
+    /// <c>POST /v2/repository/index</c> (body <c>{"ready": true}</c> lists only loaded versions; every registered version
+    /// is one row with <c>name</c>, <c>version</c>, <c>state</c> READY or UNAVAILABLE, <c>reason</c>),
+    /// <c>POST /v2/repository/models/{name}/load</c> and <c>…/unload</c> (optional body
+    /// <c>{"parameters": {"version": "3"}}</c>; a version number or an alias; without it load takes the default version
+    /// and unload every loaded reference of the model). Loading and unloading change what the server serves, so the
+    /// three endpoints (and the two gRPC methods) require <see cref="InferenceEndpointsOptions.ManagementPolicy"/> unless
+    /// <see cref="InferenceEndpointsOptions.AllowAnonymousManagement"/> is set; the host needs authentication and
+    /// authorization middleware.
+    /// </summary>
+    /// <param name="endpoints">The application's route builder.</param>
+    /// <returns>The <c>/v2/repository</c> route group.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="endpoints"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException"><c>AddInferenceEndpoints()</c> was not called.</exception>
+    public static RouteGroupBuilder MapModelKitRepository(this IEndpointRouteBuilder endpoints)
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        ThrowIfNotAdded(endpoints);
+        endpoints.ServiceProvider.GetRequiredService<ModelRepositoryExtension>().Enabled = true;
+        RouteGroupBuilder r = RequireManagementAuthorization(endpoints, endpoints.MapGroup("/v2/repository").WithTags(OipTag));
+        r.MapPost("/index", ModelRepositoryRestEndpoints.Index)
+            .WithName("OipRepositoryIndex").WithSummary("Lists every registered version with its state (READY when loaded, else UNAVAILABLE).").Produces<ErrorBody>(400);
+        r.MapPost("/models/{name}/load", ModelRepositoryRestEndpoints.Load)
+            .WithName("OipRepositoryModelLoad").WithSummary("Loads the model's default version, or the version or alias in parameters.version.").Produces<ErrorBody>(400).Produces<ErrorBody>(404);
+        r.MapPost("/models/{name}/unload", ModelRepositoryRestEndpoints.Unload)
+            .WithName("OipRepositoryModelUnload").WithSummary("Unloads every loaded reference of the model, or those serving parameters.version.").Produces<ErrorBody>(400).Produces<ErrorBody>(404);
+        return r;
+    }
+
+    private static RouteGroupBuilder RequireManagementAuthorization(IEndpointRouteBuilder endpoints, RouteGroupBuilder group)
+    {
+        InferenceEndpointsOptions options = endpoints.ServiceProvider.GetRequiredService<IOptions<InferenceEndpointsOptions>>().Value;
+        return options.AllowAnonymousManagement ? group.AllowAnonymous() : group.RequireAuthorization(options.ManagementPolicy);
     }
 
     private static void ThrowIfNotAdded(IEndpointRouteBuilder endpoints)

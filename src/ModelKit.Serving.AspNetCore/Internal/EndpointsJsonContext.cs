@@ -85,4 +85,5 @@ internal sealed record LoadedModelsBody(IReadOnlyList<LoadedModelBody> Models);
 [JsonSerializable(typeof(AliasHistoryBody))]
 [JsonSerializable(typeof(LoadedModelsBody))]
 [JsonSerializable(typeof(LoadedModelBody))]
+[JsonSerializable(typeof(List<RepositoryIndexEntry>))]
 internal sealed partial class EndpointsJsonContext : JsonSerializerContext;

@@ -13,8 +13,86 @@ namespace ModelKit.Serving.AspNetCore.Internal;
 /// specification/protocol/inference_grpc.md). Typed <c>contents</c> or <c>raw_input_contents</c> in; the same form out
 /// (FP16 and BF16, which have no typed field, always go out raw). The call's deadline and cancellation reach the batcher.
 /// </summary>
-internal sealed class GrpcInferenceEndpoint(InferenceEndpointHandler handler) : GRPCInferenceService.GRPCInferenceServiceBase
+internal sealed class GrpcInferenceEndpoint(InferenceEndpointHandler handler, ModelRepositoryExtension repository) : GRPCInferenceService.GRPCInferenceServiceBase
 {
+    public override async Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
+    {
+        await AuthorizeRepositoryCallAsync(context);
+        try
+        {
+            var response = new RepositoryIndexResponse();
+            foreach (RepositoryIndexEntry entry in await repository.IndexAsync(request.Ready, context.CancellationToken))
+            {
+                response.Models.Add(new RepositoryIndexResponse.Types.ModelIndex { Name = entry.Name, Version = entry.Version, State = entry.State, Reason = entry.Reason });
+            }
+
+            return response;
+        }
+        catch (Exception ex) when (ex is not RpcException and not OutOfMemoryException)
+        {
+            throw ToRpc(ex, "");
+        }
+    }
+
+    public override async Task<RepositoryModelLoadResponse> RepositoryModelLoad(RepositoryModelLoadRequest request, ServerCallContext context)
+    {
+        await AuthorizeRepositoryCallAsync(context);
+        try
+        {
+            string? version = ModelRepositoryExtension.CheckParameters(Parameters(request.Parameters), unload: false);
+            await repository.LoadAsync(request.ModelName, version, context.CancellationToken);
+            return new RepositoryModelLoadResponse();
+        }
+        catch (Exception ex) when (ex is not RpcException and not OutOfMemoryException)
+        {
+            throw ToRpc(ex, request.ModelName);
+        }
+    }
+
+    public override async Task<RepositoryModelUnloadResponse> RepositoryModelUnload(RepositoryModelUnloadRequest request, ServerCallContext context)
+    {
+        await AuthorizeRepositoryCallAsync(context);
+        try
+        {
+            string? version = ModelRepositoryExtension.CheckParameters(Parameters(request.Parameters), unload: true);
+            await repository.UnloadAsync(request.ModelName, version, context.CancellationToken);
+            return new RepositoryModelUnloadResponse();
+        }
+        catch (Exception ex) when (ex is not RpcException and not OutOfMemoryException)
+        {
+            throw ToRpc(ex, request.ModelName);
+        }
+    }
+
+    private void ThrowIfRepositoryDisabled()
+    {
+        if (!repository.Enabled)
+        {
+            throw new RpcException(new Status(StatusCode.Unimplemented, "The model repository extension is not enabled on this server; the host enables it with app.MapModelKitRepository()."));
+        }
+    }
+
+    private async Task AuthorizeRepositoryCallAsync(ServerCallContext context)
+    {
+        ThrowIfRepositoryDisabled();
+        (bool allowed, bool authenticated) = await repository.AuthorizeAsync(context.GetHttpContext());
+        if (!allowed)
+        {
+            throw new RpcException(authenticated
+                ? new Status(StatusCode.PermissionDenied, $"The caller does not satisfy the management policy '{handler.Options.ManagementPolicy}' that the model repository extension requires.")
+                : new Status(StatusCode.Unauthenticated, "The model repository extension (index, load, unload) requires an authenticated caller (the management policy); send the credentials the server's authentication scheme expects."));
+        }
+    }
+
+    private static IEnumerable<KeyValuePair<string, object?>> Parameters(MapField<string, ModelRepositoryParameter> parameters) =>
+        parameters.Select(p => new KeyValuePair<string, object?>(p.Key, p.Value.ParameterChoiceCase switch
+        {
+            ModelRepositoryParameter.ParameterChoiceOneofCase.StringParam => p.Value.StringParam,
+            ModelRepositoryParameter.ParameterChoiceOneofCase.BoolParam => p.Value.BoolParam,
+            ModelRepositoryParameter.ParameterChoiceOneofCase.Int64Param => p.Value.Int64Param,
+            _ => null,
+        }));
+
     public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
         Task.FromResult(new ServerLiveResponse { Live = true });
 
@@ -37,7 +115,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceEndpointHandler handler) : 
     public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context)
     {
         var response = new ServerMetadataResponse { Name = handler.Options.ServerName, Version = OipRestEndpoints.ServerVersion };
-        response.Extensions.AddRange(OipRestEndpoints.Extensions);
+        response.Extensions.AddRange(repository.Extensions);
         return Task.FromResult(response);
     }
 
@@ -109,6 +187,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceEndpointHandler handler) : 
             404 => StatusCode.NotFound,
             413 or 429 => StatusCode.ResourceExhausted,
             499 => StatusCode.Cancelled,
+            501 => StatusCode.Unimplemented,
             503 => StatusCode.Unavailable,
             504 => StatusCode.DeadlineExceeded,
             _ => StatusCode.Internal,
@@ -190,7 +269,7 @@ internal sealed class GrpcInferenceEndpoint(InferenceEndpointHandler handler) : 
             long[] shape = [.. input.Shape];
             long count = OipTensors.ElementCount(name, shape, limits.MaxElementCount);
             Tensor tensor = raw
-                ? OipTensors.FromRaw(name, type, shape, count, request.RawInputContents[i].Span, limits.MaxStringBytes)
+                ? OipTensors.FromRawInPlace(name, type, shape, count, request.RawInputContents[i].Memory, limits.MaxStringBytes)
                 : FromContents(name, type, shape, count, input.Contents, limits);
             decoded.Inputs.Add(new NamedTensor(name, tensor));
         }

@@ -21,8 +21,8 @@ internal static class OipRestEndpoints
     public static IResult Ready(InferenceEndpointHandler handler) =>
         handler.IsServerReady ? Results.Ok() : Error(503, handler.ReadinessText);
 
-    public static IResult ServerMetadata(InferenceEndpointHandler handler) =>
-        Results.Json(new ServerMetadataBody(handler.Options.ServerName, ServerVersion, Extensions), EndpointsJsonContext.Default.ServerMetadataBody);
+    public static IResult ServerMetadata(InferenceEndpointHandler handler, ModelRepositoryExtension repository) =>
+        Results.Json(new ServerMetadataBody(handler.Options.ServerName, ServerVersion, repository.Extensions), EndpointsJsonContext.Default.ServerMetadataBody);
 
     public static async Task<IResult> ModelMetadata(string name, string? version, InferenceEndpointHandler handler, CancellationToken cancellationToken)
     {

@@ -132,6 +132,35 @@ internal static class OipTensors
         };
     }
 
+    /// <summary>
+    /// Builds a tensor that reads <paramref name="raw"/> in place (numeric types, no copy; see <see cref="RawTensorMemory{T}"/>),
+    /// else as <see cref="FromRaw"/> does. The caller keeps <paramref name="raw"/> unchanged while the tensor is in use.
+    /// </summary>
+    public static Tensor FromRawInPlace(string input, TensorElementType type, long[] shape, long count, ReadOnlyMemory<byte> raw, int maxStringBytes)
+    {
+        if (ElementSize(type) == 0 || type == TensorElementType.Bool || raw.Length != count * ElementSize(type))
+        {
+            return FromRaw(input, type, shape, count, raw.Span, maxStringBytes);
+        }
+
+        return type switch
+        {
+            TensorElementType.UInt8 => Tensor.Create(raw, shape),
+            TensorElementType.Int8 => Tensor.Create<sbyte>(new RawTensorMemory<sbyte>(raw).Memory, shape),
+            TensorElementType.UInt16 => Tensor.Create<ushort>(new RawTensorMemory<ushort>(raw).Memory, shape),
+            TensorElementType.Int16 => Tensor.Create<short>(new RawTensorMemory<short>(raw).Memory, shape),
+            TensorElementType.Float16 => Tensor.Create<Half>(new RawTensorMemory<Half>(raw).Memory, shape),
+            TensorElementType.BFloat16 => Tensor.Create<BFloat16>(new RawTensorMemory<BFloat16>(raw).Memory, shape),
+            TensorElementType.UInt32 => Tensor.Create<uint>(new RawTensorMemory<uint>(raw).Memory, shape),
+            TensorElementType.Int32 => Tensor.Create<int>(new RawTensorMemory<int>(raw).Memory, shape),
+            TensorElementType.Float => Tensor.Create<float>(new RawTensorMemory<float>(raw).Memory, shape),
+            TensorElementType.UInt64 => Tensor.Create<ulong>(new RawTensorMemory<ulong>(raw).Memory, shape),
+            TensorElementType.Int64 => Tensor.Create<long>(new RawTensorMemory<long>(raw).Memory, shape),
+            TensorElementType.Double => Tensor.Create<double>(new RawTensorMemory<double>(raw).Memory, shape),
+            _ => FromRaw(input, type, shape, count, raw.Span, maxStringBytes),
+        };
+    }
+
     /// <summary>The length of <paramref name="tensor"/>'s raw form, in bytes.</summary>
     public static long RawLength(Tensor tensor)
     {
