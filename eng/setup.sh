@@ -51,6 +51,20 @@ if [ ! -f "$models_dir/.complete" ]; then
   rm -rf "$tmp"
 fi
 
+# scikit-learn's bundled CSVs (iris, wine, breast_cancer; BSD-3-Clause) for the CSV data-set tests of ModelKit.Training:
+# the .deb is only downloaded and unpacked (no install), and the files copied into artifacts/datasets/sklearn.
+sklearn_dir="$repo_root/artifacts/datasets/sklearn"
+if [ ! -f "$sklearn_dir/.complete" ]; then
+  tmp="$(mktemp -d)"
+  log "apt-get download python3-sklearn (CSV data sets for tests)"
+  (cd "$tmp" && apt-get download python3-sklearn >/dev/null 2>&1 || { apt-get update -qq && apt-get download python3-sklearn >/dev/null; })
+  dpkg-deb -x "$tmp"/python3-sklearn_*.deb "$tmp/x"
+  mkdir -p "$sklearn_dir"
+  cp "$tmp"/x/usr/lib/python3/dist-packages/sklearn/datasets/data/{iris.csv,wine_data.csv,breast_cancer.csv} "$sklearn_dir/"
+  touch "$sklearn_dir/.complete"
+  rm -rf "$tmp"
+fi
+
 # The libtorch shim. CMake rebuilds only what changed.
 log "building native/modelkit_torch"
 cmake -S "$repo_root/native/modelkit_torch" -B "$native_dir/build/modelkit_torch" -DCMAKE_BUILD_TYPE=Release >/dev/null
