@@ -70,6 +70,8 @@ log "building native/modelkit_torch"
 cmake -S "$repo_root/native/modelkit_torch" -B "$native_dir/build/modelkit_torch" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$native_dir/build/modelkit_torch" -j "$(nproc)" >/dev/null
 cp "$native_dir/build/modelkit_torch/libmodelkit_torch.so" "$lib_dir/libmodelkit_torch.so"
+# mk_train_bench: the raw libtorch training loop as its own program (TrainingBenchmarks' baseline, GEMM lower bound).
+mkdir -p "$native_dir/bin" && cp "$native_dir/build/modelkit_torch/mk_train_bench" "$native_dir/bin/mk_train_bench"
 log "native libraries ready in $lib_dir"
 
 # Registry integration servers (tests start them on 127.0.0.1 themselves): PostgreSQL 15 from Debian, and the
