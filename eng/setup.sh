@@ -52,11 +52,27 @@ if [ ! -f "$models_dir/.complete" ]; then
   rm -rf "$tmp"
 fi
 
+# scikit-learn's bundled CSVs (iris, wine, breast_cancer; BSD-3-Clause) for the CSV data-set tests of ModelKit.Training:
+# the .deb is only downloaded and unpacked (no install), and the files copied into artifacts/datasets/sklearn.
+sklearn_dir="$repo_root/artifacts/datasets/sklearn"
+if [ ! -f "$sklearn_dir/.complete" ]; then
+  tmp="$(mktemp -d)"
+  log "apt-get download python3-sklearn (CSV data sets for tests)"
+  (cd "$tmp" && apt-get download python3-sklearn >/dev/null 2>&1 || { apt-get update -qq && apt-get download python3-sklearn >/dev/null; })
+  dpkg-deb -x "$tmp"/python3-sklearn_*.deb "$tmp/x"
+  mkdir -p "$sklearn_dir"
+  cp "$tmp"/x/usr/lib/python3/dist-packages/sklearn/datasets/data/{iris.csv,wine_data.csv,breast_cancer.csv} "$sklearn_dir/"
+  touch "$sklearn_dir/.complete"
+  rm -rf "$tmp"
+fi
+
 # The libtorch shim. CMake rebuilds only what changed.
 log "building native/modelkit_torch"
 cmake -S "$repo_root/native/modelkit_torch" -B "$native_dir/build/modelkit_torch" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$native_dir/build/modelkit_torch" -j "$(nproc)" >/dev/null
 cp "$native_dir/build/modelkit_torch/libmodelkit_torch.so" "$lib_dir/libmodelkit_torch.so"
+# mk_train_bench: the raw libtorch training loop as its own program (TrainingBenchmarks' baseline, GEMM lower bound).
+mkdir -p "$native_dir/bin" && cp "$native_dir/build/modelkit_torch/mk_train_bench" "$native_dir/bin/mk_train_bench"
 log "native libraries ready in $lib_dir"
 
 # Registry integration servers (tests start them on 127.0.0.1 themselves): PostgreSQL 15 from Debian, and the

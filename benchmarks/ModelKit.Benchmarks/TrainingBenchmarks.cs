@@ -1,3 +1,5 @@
+using System.Diagnostics;
+using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Options;
 using ModelKit.Training;
@@ -6,22 +8,26 @@ using ModelKit.Training.Interop;
 namespace ModelKit.Benchmarks;
 
 /// <summary>
-/// Training throughput: Adam steps on one fixed batch of 128 Fashion-MNIST-sized images (random pixels) for the quick
+/// Training throughput: Adam steps on one fixed batch of 256 Fashion-MNIST-sized images (random pixels) for the quick
 /// start's MLP and the DistributedTraining sample's CNN, through ModelKit (<see cref="SequentialNetwork.TrainStep"/>:
 /// managed checks, P/Invoke, the shim's step with the network's own dropout generator) against a raw libtorch C++ loop of
-/// the same network (<c>mk_bench_raw_train</c>: torch::nn modules, torch::optim::Adam, no ModelKit code), built from the
-/// same libtorch with the same flags and thread count. The ratio is ModelKit's overhead; one operation is one sample.
+/// the same network (<c>native/modelkit_torch/src/mk_bench_raw.h</c>: torch::nn modules, torch::optim::Adam, no ModelKit
+/// code), run two ways: as the separate program <c>mk_train_bench</c> (its own process, no .NET; driven over a pipe, one
+/// line per 8 steps) and in-process through the shim's <c>mk_bench_raw_train</c>. Same libtorch, flags and thread count
+/// (2 intra-op threads, 2 OpenBLAS threads) everywhere. One operation is one sample.
 /// </summary>
 [InProcess]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class TrainingBenchmarks
 {
-    private const int Batch = 128;
+    private const int Batch = 256;
     private const int Steps = 8;
+    private const int Threads = 2;
 
     private Trainer _trainer = null!;
     private SequentialNetwork _network = null!;
     private NetworkOptimizer _optimizer = null!;
+    private Process _program = null!;
     private float[] _features = null!;
     private long[] _labels = null!;
     private long[] _shape = null!;
@@ -30,11 +36,11 @@ public class TrainingBenchmarks
     [Params("mlp", "cnn")]
     public string Network { get; set; } = "mlp";
 
-    /// <summary>Builds the network and the batch; libtorch uses 2 intra-op threads in both paths.</summary>
+    /// <summary>Builds the network and the batch, and starts the raw program (built by eng/setup.sh into artifacts/native/bin).</summary>
     [GlobalSetup]
     public void Setup()
     {
-        _trainer = new Trainer(Options.Create(new TorchTrainingOptions { ThreadCount = 2 }));
+        _trainer = new Trainer(Options.Create(new TorchTrainingOptions { ThreadCount = Threads }));
         LayerSpec[] layers = Network == "mlp"
             ? [new FlattenLayer(), new LinearLayer(784, 256), new ReluLayer(), new DropoutLayer(0.1), new LinearLayer(256, 10)]
             : [new Conv2dLayer(1, 32, 3), new ReluLayer(), new MaxPool2dLayer(2), new Conv2dLayer(32, 64, 3), new ReluLayer(), new MaxPool2dLayer(2),
@@ -55,20 +61,33 @@ public class TrainingBenchmarks
         }
 
         _shape = [Batch, 1, 28, 28];
+        _program = StartProgram(Network);
     }
 
-    /// <summary>Releases the network, optimizer and trainer.</summary>
+    /// <summary>Releases the network, optimizer and trainer, and stops the program.</summary>
     [GlobalCleanup]
     public void Cleanup()
     {
+        _program.StandardInput.WriteLine("q");
+        _program.WaitForExit(10_000);
+        _program.Dispose();
         _optimizer.Dispose();
         _network.Dispose();
         _trainer.Dispose();
     }
 
-    /// <summary>The raw libtorch C++ loop (baseline).</summary>
-    [Benchmark(Baseline = true, OperationsPerInvoke = Steps * Batch, Description = "raw libtorch C++ loop")]
-    public double RawLibtorch()
+    /// <summary>The raw libtorch C++ loop in its own process, <c>mk_train_bench serve</c> (baseline).</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Steps * Batch, Description = "raw libtorch program (mk_train_bench)")]
+    public double RawProgram()
+    {
+        _program.StandardInput.WriteLine(Steps.ToString(CultureInfo.InvariantCulture));
+        string line = _program.StandardOutput.ReadLine() ?? throw new InvalidOperationException($"mk_train_bench exited: {_program.StandardError.ReadToEnd()}");
+        return double.Parse(line, CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The same raw loop in this process through the shim's <c>mk_bench_raw_train</c>.</summary>
+    [Benchmark(OperationsPerInvoke = Steps * Batch, Description = "raw libtorch loop in-process")]
+    public double RawInProcess()
     {
         int status = MkBench.RawTrain(Network == "mlp" ? 0 : 1, Steps, Batch, out double seconds);
         TorchLibrary.ThrowIfFailed(status, "mk_bench_raw_train");
@@ -86,5 +105,48 @@ public class TrainingBenchmarks
         }
 
         return loss;
+    }
+
+    private static Process StartProgram(string network)
+    {
+        string path = Path.Combine(RepositoryRoot(), "artifacts", "native", "bin", "mk_train_bench");
+        if (!File.Exists(path))
+        {
+            throw new FileNotFoundException($"'{path}' is missing: run 'bash eng/setup.sh', which builds it from native/modelkit_torch.", path);
+        }
+
+        var start = new ProcessStartInfo(path)
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string arg in (string[])["serve", "--network", network, "--batch", Batch.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture)])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{path}'.");
+        string? ready = process.StandardOutput.ReadLine();
+        if (ready != "ready")
+        {
+            throw new InvalidOperationException($"mk_train_bench did not start: '{ready}' {process.StandardError.ReadToEnd()}");
+        }
+
+        return process;
+    }
+
+    private static string RepositoryRoot()
+    {
+        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "ModelKit.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"No ModelKit.sln above '{AppContext.BaseDirectory}'.");
     }
 }

@@ -1,55 +1,18 @@
-// The baseline for benchmarks/ModelKit.Benchmarks/TrainingBenchmarks.cs: a raw libtorch C++ training loop (torch::nn
-// modules, torch::optim::Adam, F::cross_entropy) of the same networks, built from the same libtorch and flags as the shim,
-// with no ModelKit code in the step. Not part of the training API.
+// An in-process copy of the baseline for benchmarks/ModelKit.Benchmarks/TrainingBenchmarks.cs: the raw libtorch C++
+// training loop of mk_bench_raw.h (also built as the separate program mk_train_bench), with no ModelKit code in the step.
+// Not part of the training API.
 #include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
 
-#include <torch/nn/functional/loss.h>
-#include <torch/nn/modules/activation.h>
-#include <torch/nn/modules/container/sequential.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/dropout.h>
-#include <torch/nn/modules/linear.h>
-#include <torch/nn/modules/pooling.h>
-#include <torch/optim/adam.h>
-#include <torch/csrc/autograd/generated/variable_factories.h>
-
+#include "mk_bench_raw.h"
 #include "mk_error.h"
 #include "mk_runtime_impl.h"
 
 namespace {
 
-namespace nn = torch::nn;
-
-struct RawState {
-    RawState(int32_t kind, int32_t batch_size)
-        : batch(batch_size),
-          net(kind == 0 ? nn::Sequential(nn::Flatten(), nn::Linear(784, 256), nn::ReLU(), nn::Dropout(0.1), nn::Linear(256, 10))
-                        : nn::Sequential(nn::Conv2d(nn::Conv2dOptions(1, 32, 3)), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2)),
-                                         nn::Conv2d(nn::Conv2dOptions(32, 64, 3)), nn::ReLU(), nn::MaxPool2d(nn::MaxPool2dOptions(2)),
-                                         nn::Flatten(), nn::Dropout(0.25), nn::Linear(1600, 128), nn::ReLU(), nn::Linear(128, 10))),
-          optimizer(net->parameters(), torch::optim::AdamOptions(1e-3)),
-          x(torch::rand({batch_size, 1, 28, 28})),
-          y(torch::randint(0, 10, {batch_size}, at::TensorOptions().dtype(at::kLong))) {
-        net->train();
-    }
-
-    float step() {
-        optimizer.zero_grad();
-        at::Tensor loss = nn::functional::cross_entropy(net->forward(x), y);
-        loss.backward();
-        optimizer.step();
-        return loss.item<float>();
-    }
-
-    int32_t batch;
-    nn::Sequential net;
-    torch::optim::Adam optimizer;
-    at::Tensor x;
-    at::Tensor y;
-};
+using mk::bench::RawState;
 
 }  // namespace
 

@@ -1,5 +1,6 @@
 // Runtime-wide exports: last error, threads, seeding, version.
 #include <atomic>
+#include <dlfcn.h>
 #include <cstdlib>
 #include <mutex>
 #include <sstream>
@@ -17,6 +18,21 @@ thread_local std::string t_last_error;
 thread_local int t_applied_threads = 0;
 std::mutex g_seed_mutex;
 std::atomic<int> g_requested_threads{0};
+
+// libtorch sizes its OpenMP team with at::set_num_threads, but Debian's libtorch runs fp32 GEMMs in OpenBLAS
+// (libopenblas0-pthread), which keeps its own pthread pool sized by OPENBLAS_NUM_THREADS or the core count. Without this,
+// each of 2 ranks x 1 thread on 2 cores still ran its GEMMs on 2 OpenBLAS threads (4 busy threads on 2 cores). Looked up
+// in the already loaded libopenblas (RTLD_NOLOAD), so the shim does not depend on OpenBLAS being the BLAS.
+void set_blas_threads(int threads) noexcept {
+    using SetThreads = void (*)(int);
+    static SetThreads set = [] {
+        void* handle = dlopen("libopenblas.so.0", RTLD_LAZY | RTLD_NOLOAD);
+        return handle != nullptr ? reinterpret_cast<SetThreads>(dlsym(handle, "openblas_set_num_threads")) : nullptr;
+    }();
+    if (set != nullptr) {
+        set(threads);
+    }
+}
 }  // namespace
 
 namespace mk {
@@ -91,6 +107,7 @@ MK_API int mk_runtime_set_num_threads(int32_t num_threads) {
                     "num_threads must be 1 or greater, got " + std::to_string(num_threads));
         mk::tune_allocator_once();
         g_requested_threads.store(num_threads, std::memory_order_relaxed);
+        set_blas_threads(num_threads);
         t_applied_threads = 0;
         mk::apply_num_threads();
         return MK_OK;)
