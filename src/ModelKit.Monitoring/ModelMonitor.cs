@@ -233,7 +233,26 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     v.WindowRows,
                     v.ObservedRequests,
                     [.. v.History],
-                    [.. v.AlertStates.Select(a => new AlertRuleStatus(a.Rule.Name, a.State, a.LastValue))]))];
+                    [.. v.AlertStates.Select(a => new AlertRuleStatus(a.Rule.Name, a.State, a.LastValue))])
+                {
+                    CurrentWindowStart = v.WindowStart,
+                })];
+        }
+    }
+
+    /// <summary>Gets the reference profile a monitored version is compared with now.</summary>
+    /// <param name="modelName">The model name.</param>
+    /// <param name="version">The version number.</param>
+    /// <returns>
+    /// The profile in use (loaded from the <see cref="IReferenceProfileStore"/>, set with <see cref="SetReferenceProfileAsync"/>,
+    /// or built from the baseline window), or <see langword="null"/> when the version has not been observed yet or its
+    /// baseline is still being collected. The instance is the monitor's own: read it, never change it.
+    /// </returns>
+    public ReferenceProfile? GetReferenceProfile(string modelName, int version)
+    {
+        lock (_stateLock)
+        {
+            return _versions.TryGetValue((modelName, version), out MonitoredVersion? state) ? state.Profile : null;
         }
     }
 
@@ -773,7 +792,11 @@ public sealed record MonitoredModelState(
     long CurrentWindowRows,
     long ObservedRequests,
     IReadOnlyList<WindowReport> RecentWindows,
-    IReadOnlyList<AlertRuleStatus> Alerts);
+    IReadOnlyList<AlertRuleStatus> Alerts)
+{
+    /// <summary>Gets when the open window started (UTC, by the monitor's clock).</summary>
+    public DateTimeOffset CurrentWindowStart { get; init; }
+}
 
 /// <summary>The state of one alert rule for one model version.</summary>
 /// <param name="Rule">The rule name.</param>
