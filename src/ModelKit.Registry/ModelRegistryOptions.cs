@@ -12,6 +12,11 @@ public sealed class ModelRegistryOptions
     [Range(1L, long.MaxValue)]
     public long MaxArtifactSizeBytes { get; set; } = 2L * 1024 * 1024 * 1024;
 
+    /// <summary>Gets or sets the largest accepted version attachment (see <see cref="IModelRegistry.PutAttachmentAsync"/>), in bytes. An upload stops after this many bytes plus one and nothing is stored.</summary>
+    /// <value>The default is 256 MiB (268,435,456 bytes).</value>
+    [Range(1L, long.MaxValue)]
+    public long MaxAttachmentSizeBytes { get; set; } = 256L * 1024 * 1024;
+
     /// <summary>
     /// Gets or sets how old an unreferenced artifact (and an abandoned upload) must be before garbage collection deletes it.
     /// Registrations that take longer than this from pin to commit could lose their artifact, so keep it well above the

@@ -42,7 +42,7 @@ public sealed class PostgreSqlMetadataStoreTests(PostgresServer server) : Metada
         await using var connection = new NpgsqlConnection(server.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand($"SELECT string_agg(version::text, ',' ORDER BY version) FROM {_schema}.schema_migrations;", connection);
-        Assert.Equal("1", await command.ExecuteScalarAsync());
+        Assert.Equal("1,2", await command.ExecuteScalarAsync());
     }
 
     [Fact]
@@ -58,7 +58,7 @@ public sealed class PostgreSqlMetadataStoreTests(PostgresServer server) : Metada
 
         ModelKitException ex = await Assert.ThrowsAsync<ModelKitException>(() => CreateStore().ListModelsAsync());
 
-        Assert.Contains("has registry schema version 99, newer than this ModelKit.Registry.PostgreSql understands (1)", ex.Message, StringComparison.Ordinal);
+        Assert.Contains("has registry schema version 99, newer than this ModelKit.Registry.PostgreSql understands (2)", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

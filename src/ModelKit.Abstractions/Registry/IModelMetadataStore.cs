@@ -30,7 +30,7 @@ public enum ArtifactDeletionCheck
     /// <summary>Nothing references the digest; it is marked as being deleted, and registrations that need it wait.</summary>
     MayDelete = 0,
 
-    /// <summary>A version references the digest.</summary>
+    /// <summary>A version or an attachment references the digest.</summary>
     Referenced = 1,
 
     /// <summary>A registration in progress pinned the digest.</summary>
@@ -161,7 +161,7 @@ public interface IModelMetadataStore
     /// <exception cref="ModelVersionInUseException">An alias points at it.</exception>
     Task<ModelVersion> ArchiveVersionAsync(string name, int version, DateTimeOffset now, CancellationToken cancellationToken = default);
 
-    /// <summary>Deletes a version's metadata; its number is never given out again. Its artifact is left to garbage collection.</summary>
+    /// <summary>Deletes a version's metadata and its attachments; its number is never given out again. Its artifact and the attachments' bytes are left to garbage collection.</summary>
     /// <param name="name">The model name.</param>
     /// <param name="version">The version.</param>
     /// <param name="now">The time recorded (UTC).</param>
@@ -171,6 +171,43 @@ public interface IModelMetadataStore
     /// <exception cref="ModelVersionInUseException">An alias points at it.</exception>
     Task<ModelVersion> DeleteVersionAsync(string name, int version, DateTimeOffset now, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Records <paramref name="attachment"/> with its version, replacing an attachment of the same name, releases
+    /// <paramref name="pin"/> and appends a <see cref="RegistryChangeKind.AttachmentAdded"/> change, all in one transaction.
+    /// </summary>
+    /// <param name="attachment">The attachment; its digest was stored in the artifact store under <paramref name="pin"/>.</param>
+    /// <param name="pin">The pin taken for its bytes.</param>
+    /// <param name="cancellationToken">Cancels before the commit.</param>
+    /// <returns>The stored attachment.</returns>
+    /// <exception cref="ModelNotFoundException">The version does not exist; nothing was recorded.</exception>
+    /// <exception cref="ModelKitException">The store failed; nothing was recorded.</exception>
+    Task<ModelAttachment> PutAttachmentAsync(ModelAttachment attachment, Guid pin, CancellationToken cancellationToken = default);
+
+    /// <summary>Finds one attachment of a version.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="attachmentName">The attachment name.</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The attachment, or <see langword="null"/> when the version or the attachment does not exist.</returns>
+    Task<ModelAttachment?> FindAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists a version's attachments in ordinal order of their names.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The attachments, or <see langword="null"/> when the version does not exist.</returns>
+    Task<IReadOnlyList<ModelAttachment>?> ListAttachmentsAsync(string name, int version, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes an attachment, appending a <see cref="RegistryChangeKind.AttachmentDeleted"/> change. Its bytes are left to garbage collection.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="attachmentName">The attachment name.</param>
+    /// <param name="now">The time recorded (UTC).</param>
+    /// <param name="cancellationToken">Cancels before the commit.</param>
+    /// <returns>The removed attachment, or <see langword="null"/> when there was none of that name (nothing recorded).</returns>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    Task<ModelAttachment?> DeleteAttachmentAsync(string name, int version, string attachmentName, DateTimeOffset now, CancellationToken cancellationToken = default);
+
     /// <summary>Searches versions.</summary>
     /// <param name="query">The validated query.</param>
     /// <param name="cancellationToken">Cancels the search.</param>
@@ -178,7 +215,7 @@ public interface IModelMetadataStore
     Task<ModelSearchResult> SearchAsync(ModelSearchQuery query, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// In one transaction: checks that no version references <paramref name="digest"/> and no pin newer than
+    /// In one transaction: checks that no version and no attachment references <paramref name="digest"/> and no pin newer than
     /// <paramref name="abandonPinsBefore"/> holds it (older pins are removed as abandoned), and if so marks the digest as
     /// being deleted.
     /// </summary>

@@ -203,6 +203,63 @@ public interface IModelRegistry
     Task<ArtifactCollectionResult> CollectGarbageAsync(TimeSpan? gracePeriod = null, CancellationToken cancellationToken = default) =>
         throw NotSupported(nameof(CollectGarbageAsync));
 
+    /// <summary>
+    /// Attaches a file to a version, for example a monitoring reference profile (<c>monitoring/profile.json</c>), or
+    /// replaces the content of the attachment of that name. The stream is copied to a local staging file while it is hashed
+    /// with SHA-256 and held to the registry's attachment size limit (<c>ModelRegistryOptions.MaxAttachmentSizeBytes</c>, 256 MiB by default), stored content-addressed in the
+    /// artifact store, then recorded with the version in one transaction that also appends an
+    /// <see cref="RegistryChangeKind.AttachmentAdded"/> change. A replaced content is left to garbage collection.
+    /// </summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">An existing version (archived ones included).</param>
+    /// <param name="attachmentName">The attachment name: <c>/</c>-separated segments matching <c>[a-z0-9][a-z0-9._-]*</c>, at most 256 characters.</param>
+    /// <param name="mediaType">The media type of the content, for example <c>application/json</c>.</param>
+    /// <param name="content">The bytes; read from the current position to the end. The caller keeps ownership.</param>
+    /// <param name="cancellationToken">Cancels the upload; nothing is recorded when cancelled.</param>
+    /// <returns>The recorded attachment.</returns>
+    /// <exception cref="ArgumentException">The model name, attachment name or media type is invalid, or the stream is not readable.</exception>
+    /// <exception cref="ModelNotFoundException">The version does not exist; nothing is stored.</exception>
+    /// <exception cref="ArtifactTooLargeException">The content is larger than the limit; nothing is stored.</exception>
+    /// <exception cref="ModelKitException">The store failed.</exception>
+    Task<ModelAttachment> PutAttachmentAsync(
+        string name, int version, string attachmentName, string mediaType, Stream content, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(PutAttachmentAsync));
+
+    /// <summary>Opens an attachment of a version for reading. The bytes are checked against the stored digest and size as they are read to the end.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="attachmentName">The attachment name.</param>
+    /// <param name="cancellationToken">Cancels the open.</param>
+    /// <returns>A read-only, forward-only stream; the caller disposes it. A read that reaches a mismatch throws <see cref="ArtifactCorruptedException"/>.</returns>
+    /// <exception cref="ArgumentException">The model name or attachment name is invalid.</exception>
+    /// <exception cref="ModelNotFoundException">The version, the attachment or its stored bytes do not exist; the message lists the version's attachments.</exception>
+    Task<Stream> OpenAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(OpenAttachmentAsync));
+
+    /// <summary>Lists the attachments of a version, in ordinal order of their names.</summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="cancellationToken">Cancels the lookup.</param>
+    /// <returns>The attachments; empty when the version has none.</returns>
+    /// <exception cref="ArgumentException">The model name is invalid.</exception>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    Task<IReadOnlyList<ModelAttachment>> ListAttachmentsAsync(string name, int version, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(ListAttachmentsAsync));
+
+    /// <summary>
+    /// Removes an attachment from a version, appending an <see cref="RegistryChangeKind.AttachmentDeleted"/> change. Its bytes
+    /// are left to garbage collection. Deleting a version removes its attachments with it.
+    /// </summary>
+    /// <param name="name">The model name.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="attachmentName">The attachment name.</param>
+    /// <param name="cancellationToken">Cancels the change.</param>
+    /// <returns>The removed attachment, or <see langword="null"/> when the version had no attachment of that name.</returns>
+    /// <exception cref="ArgumentException">The model name or attachment name is invalid.</exception>
+    /// <exception cref="ModelNotFoundException">The version does not exist.</exception>
+    Task<ModelAttachment?> DeleteAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default) =>
+        throw NotSupported(nameof(DeleteAttachmentAsync));
+
     private NotSupportedException NotSupported(string member) =>
         new($"{GetType().FullName} does not implement IModelRegistry.{member}; use the registry of ModelKit.Registry (AddModelRegistry()).");
 }

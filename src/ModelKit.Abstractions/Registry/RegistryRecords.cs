@@ -44,6 +44,12 @@ public enum RegistryChangeKind
 
     /// <summary>A version was deleted.</summary>
     VersionDeleted = 6,
+
+    /// <summary>A file was attached to a version, or an attachment's content was replaced; <see cref="RegistryChange.Attachment"/> names it.</summary>
+    AttachmentAdded = 7,
+
+    /// <summary>An attachment was removed from a version; <see cref="RegistryChange.Attachment"/> names it.</summary>
+    AttachmentDeleted = 8,
 }
 
 /// <summary>A change to the registry, as delivered by <see cref="IModelRegistry.WatchAsync"/>.</summary>
@@ -55,7 +61,11 @@ public enum RegistryChangeKind
 /// <param name="OldVersion">The alias's previous target, for alias changes; otherwise <see langword="null"/>.</param>
 /// <param name="ChangedAt">When (UTC).</param>
 public sealed record RegistryChange(
-    long Sequence, RegistryChangeKind Kind, string Name, int? Version, string? Alias, int? OldVersion, DateTimeOffset ChangedAt);
+    long Sequence, RegistryChangeKind Kind, string Name, int? Version, string? Alias, int? OldVersion, DateTimeOffset ChangedAt)
+{
+    /// <summary>Gets the attachment name, for <see cref="RegistryChangeKind.AttachmentAdded"/> and <see cref="RegistryChangeKind.AttachmentDeleted"/>; otherwise <see langword="null"/>.</summary>
+    public string? Attachment { get; init; }
+}
 
 /// <summary>The order of search results.</summary>
 public enum ModelSearchOrder

@@ -21,7 +21,7 @@ namespace ModelKit.Registry.PostgreSql.Internal;
 /// </remarks>
 internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDisposable, IDisposable
 {
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
     private const string Channel = "modelkit_changes";
     private const long MigrationLockKey = 0x4D4B_5245_4749; // "MKREGI"
 
@@ -316,10 +316,90 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
             long seq = await NextSequenceAsync(c, t, cancellationToken).ConfigureAwait(false);
             ModelVersion current = await ReadVersionOrThrowAsync(c, t, name, version, cancellationToken).ConfigureAwait(false);
             await ThrowIfAliasedAsync(c, t, name, version, "delete", cancellationToken).ConfigureAwait(false);
-            await ExecAsync(c, t, $"DELETE FROM {_s}.model_versions WHERE name = @n AND version = @v;", cancellationToken, ("n", name), ("v", version)).ConfigureAwait(false);
+            await ExecAsync(c, t, $"""
+                DELETE FROM {_s}.model_attachments WHERE name = @n AND version = @v;
+                DELETE FROM {_s}.model_versions WHERE name = @n AND version = @v;
+                """, cancellationToken, ("n", name), ("v", version)).ConfigureAwait(false);
             await AppendChangeAsync(c, t, seq, RegistryChangeKind.VersionDeleted, name, version, null, null, Utc(now), null, null, cancellationToken).ConfigureAwait(false);
             return current;
         }, "delete a version", cancellationToken);
+
+    public Task<ModelAttachment> PutAttachmentAsync(ModelAttachment attachment, Guid pin, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (c, t) =>
+        {
+            long seq = await NextSequenceAsync(c, t, cancellationToken).ConfigureAwait(false);
+            // The digest lock orders this commit against garbage collection's reference check of the same digest.
+            await LockDigestAsync(c, t, attachment.Digest, cancellationToken).ConfigureAwait(false);
+            await LockVersionOrThrowAsync(c, t, attachment.Model, attachment.Version, cancellationToken).ConfigureAwait(false);
+            DateTimeOffset at = Utc(attachment.CreatedAt);
+            await ExecAsync(c, t, $"""
+                INSERT INTO {_s}.model_attachments (name, version, attachment, media_type, digest, size_bytes, created_at)
+                VALUES (@n, @v, @att, @media, @d, @size, @at)
+                ON CONFLICT (name, version, attachment) DO UPDATE SET
+                    media_type = excluded.media_type, digest = excluded.digest, size_bytes = excluded.size_bytes, created_at = excluded.created_at;
+                DELETE FROM {_s}.artifact_pins WHERE id = @pin;
+                """, cancellationToken,
+                ("n", attachment.Model), ("v", attachment.Version), ("att", attachment.Name), ("media", attachment.MediaType), ("d", attachment.Digest),
+                ("size", attachment.SizeBytes), ("at", at), ("pin", pin)).ConfigureAwait(false);
+            await AppendChangeAsync(c, t, seq, RegistryChangeKind.AttachmentAdded, attachment.Model, attachment.Version, null, null, at, null, null, cancellationToken,
+                attachment.Name).ConfigureAwait(false);
+            return attachment with { CreatedAt = at };
+        }, "record an attachment", cancellationToken);
+
+    public async Task<ModelAttachment?> FindAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default)
+    {
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        return await FindAttachmentAsync(c, null, name, version, attachmentName, forUpdate: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<IReadOnlyList<ModelAttachment>?> ListAttachmentsAsync(string name, int version, CancellationToken cancellationToken = default)
+    {
+        NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using var cDisposal = c.ConfigureAwait(false);
+        // One statement, one snapshot: the version row (present or not) and its attachments.
+        NpgsqlCommand command = Command(c, null, $"""
+            SELECT a.name, a.version, a.attachment, a.media_type, a.digest, a.size_bytes, a.created_at
+            FROM {_s}.model_versions v LEFT JOIN {_s}.model_attachments a ON a.name = v.name AND a.version = v.version
+            WHERE v.name = @n AND v.version = @v
+            ORDER BY a.attachment COLLATE "C";
+            """, ("n", name), ("v", version));
+        await using var commandDisposal = command.ConfigureAwait(false);
+        var attachments = new List<ModelAttachment>();
+        bool versionExists = false;
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            versionExists = true;
+            if (!reader.IsDBNull(2))
+            {
+                attachments.Add(new ModelAttachment(
+                    reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt64(5),
+                    reader.GetFieldValue<DateTimeOffset>(6)));
+            }
+        }
+
+        return versionExists ? attachments : null;
+    }
+
+    public Task<ModelAttachment?> DeleteAttachmentAsync(string name, int version, string attachmentName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync<ModelAttachment?>(async (c, t) =>
+        {
+            long seq = await NextSequenceAsync(c, t, cancellationToken).ConfigureAwait(false);
+            await LockVersionOrThrowAsync(c, t, name, version, cancellationToken).ConfigureAwait(false);
+            ModelAttachment? current = await FindAttachmentAsync(c, t, name, version, attachmentName, forUpdate: true, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                throw new NoChangeException();
+            }
+
+            await ExecAsync(c, t, $"DELETE FROM {_s}.model_attachments WHERE name = @n AND version = @v AND attachment = @att;", cancellationToken,
+                ("n", name), ("v", version), ("att", attachmentName)).ConfigureAwait(false);
+            await AppendChangeAsync(c, t, seq, RegistryChangeKind.AttachmentDeleted, name, version, null, null, Utc(now), null, null, cancellationToken,
+                attachmentName).ConfigureAwait(false);
+            return current;
+        }, "delete an attachment", cancellationToken);
 
     public async Task<ModelSearchResult> SearchAsync(ModelSearchQuery query, CancellationToken cancellationToken = default)
     {
@@ -404,7 +484,9 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
         WriteAsync(async (c, t) =>
         {
             await LockDigestAsync(c, t, digest, cancellationToken).ConfigureAwait(false);
-            if (await ScalarLongAsync(c, t, $"SELECT COUNT(*) FROM {_s}.model_versions WHERE digest = @d;", cancellationToken, ("d", digest)).ConfigureAwait(false) > 0)
+            if (await ScalarLongAsync(c, t,
+                    $"SELECT (EXISTS (SELECT 1 FROM {_s}.model_versions WHERE digest = @d) OR EXISTS (SELECT 1 FROM {_s}.model_attachments WHERE digest = @d))::int;",
+                    cancellationToken, ("d", digest)).ConfigureAwait(false) != 0)
             {
                 return ArtifactDeletionCheck.Referenced;
             }
@@ -440,7 +522,7 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
         NpgsqlConnection c = await OpenAsync(cancellationToken).ConfigureAwait(false);
         await using var cDisposal = c.ConfigureAwait(false);
         NpgsqlCommand command = Command(c, null,
-            $"SELECT seq, kind, name, version, alias, old_version, changed_at FROM {_s}.changes WHERE seq > @after ORDER BY seq LIMIT @max;",
+            $"SELECT seq, kind, name, version, alias, old_version, changed_at, attachment FROM {_s}.changes WHERE seq > @after ORDER BY seq LIMIT @max;",
             ("after", afterSequence), ("max", maxCount));
         await using var commandDisposal = command.ConfigureAwait(false);
         var changes = new List<RegistryChange>();
@@ -453,7 +535,10 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
                 reader.IsDBNull(3) ? null : reader.GetInt32(3),
                 reader.IsDBNull(4) ? null : reader.GetString(4),
                 reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                reader.GetFieldValue<DateTimeOffset>(6)));
+                reader.GetFieldValue<DateTimeOffset>(6))
+            {
+                Attachment = reader.IsDBNull(7) ? null : reader.GetString(7),
+            });
         }
 
         return changes;
@@ -572,13 +657,53 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
 
     private async Task AppendChangeAsync(
         NpgsqlConnection c, NpgsqlTransaction t, long seq, RegistryChangeKind kind, string name, int? version, string? alias, int? oldVersion,
-        DateTimeOffset at, string? changedBy, string? reason, CancellationToken cancellationToken) =>
+        DateTimeOffset at, string? changedBy, string? reason, CancellationToken cancellationToken, string? attachment = null) =>
         await ExecAsync(c, t, $"""
-            INSERT INTO {_s}.changes (seq, kind, name, version, alias, old_version, changed_at, changed_by, reason)
-            VALUES (@seq, @kind, @n, @v, @a, @old, @at, @by, @reason);
+            INSERT INTO {_s}.changes (seq, kind, name, version, alias, old_version, changed_at, changed_by, reason, attachment)
+            VALUES (@seq, @kind, @n, @v, @a, @old, @at, @by, @reason, @att);
             SELECT pg_notify('{Channel}', @seq::text);
             """, cancellationToken,
-            ("seq", seq), ("kind", (int)kind), ("n", name), ("v", version), ("a", alias), ("old", oldVersion), ("at", at), ("by", changedBy), ("reason", reason)).ConfigureAwait(false);
+            ("seq", seq), ("kind", (int)kind), ("n", name), ("v", version), ("a", alias), ("old", oldVersion), ("at", at), ("by", changedBy), ("reason", reason),
+            ("att", attachment)).ConfigureAwait(false);
+
+    private string AttachmentColumns => $"name, version, attachment, media_type, digest, size_bytes, created_at FROM {_s}.model_attachments";
+
+    private static async Task<List<ModelAttachment>> ReadAttachmentsAsync(NpgsqlCommand command, CancellationToken cancellationToken)
+    {
+        var attachments = new List<ModelAttachment>();
+        NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using var readerDisposal = reader.ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            attachments.Add(new ModelAttachment(
+                reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt64(5),
+                reader.GetFieldValue<DateTimeOffset>(6)));
+        }
+
+        return attachments;
+    }
+
+    private async Task<ModelAttachment?> FindAttachmentAsync(
+        NpgsqlConnection c, NpgsqlTransaction? t, string name, int version, string attachmentName, bool forUpdate, CancellationToken cancellationToken)
+    {
+        NpgsqlCommand command = Command(c, t,
+            $"SELECT {AttachmentColumns} WHERE name = @n AND version = @v AND attachment = @att{(forUpdate ? " FOR UPDATE" : "")};",
+            ("n", name), ("v", version), ("att", attachmentName));
+        await using var commandDisposal = command.ConfigureAwait(false);
+        List<ModelAttachment> found = await ReadAttachmentsAsync(command, cancellationToken).ConfigureAwait(false);
+        return found.Count == 0 ? null : found[0];
+    }
+
+    /// <summary>Locks the version's row until commit (so that it cannot be deleted meanwhile); throws when it does not exist.</summary>
+    private async Task LockVersionOrThrowAsync(NpgsqlConnection c, NpgsqlTransaction t, string name, int version, CancellationToken cancellationToken)
+    {
+        if (await ScalarLongAsync(c, t, $"SELECT COUNT(*) FROM (SELECT 1 FROM {_s}.model_versions WHERE name = @n AND version = @v FOR SHARE) x;", cancellationToken,
+                ("n", name), ("v", version)).ConfigureAwait(false) == 0)
+        {
+            throw new ModelNotFoundException(ModelReference.ForVersion(name, version).ToString(),
+                string.Create(CultureInfo.InvariantCulture, $"Model '{name}' has no version {version}."));
+        }
+    }
 
     private static async Task LockDigestAsync(NpgsqlConnection c, NpgsqlTransaction t, string digest, CancellationToken cancellationToken)
     {

@@ -69,5 +69,20 @@ internal static class PostgreSqlMigrations
                 started_at timestamptz NOT NULL
             );
             """),
+        (2, """
+            CREATE TABLE {s}.model_attachments (
+                name       text        NOT NULL,
+                version    integer     NOT NULL,
+                attachment text        NOT NULL,
+                media_type text        NOT NULL,
+                digest     text        NOT NULL,
+                size_bytes bigint      NOT NULL,
+                created_at timestamptz NOT NULL,
+                PRIMARY KEY (name, version, attachment),
+                FOREIGN KEY (name, version) REFERENCES {s}.model_versions(name, version)
+            );
+            CREATE INDEX ix_model_attachments_digest ON {s}.model_attachments(digest);
+            ALTER TABLE {s}.changes ADD COLUMN attachment text NULL;
+            """),
     ];
 }

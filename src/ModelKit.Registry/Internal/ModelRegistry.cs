@@ -311,6 +311,142 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
         return deleted;
     }
 
+    public async Task<ModelAttachment> PutAttachmentAsync(
+        string name, int version, string attachmentName, string mediaType, Stream content, CancellationToken cancellationToken = default)
+    {
+        ModelName.ThrowIfInvalid(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        ModelName.ThrowIfInvalidAttachmentName(attachmentName);
+        ModelName.ThrowIfInvalidMediaType(mediaType);
+        ArgumentNullException.ThrowIfNull(content);
+        if (!content.CanRead)
+        {
+            throw new ArgumentException(
+                $"The content stream for attachment '{attachmentName}' of model '{name}' version {version} is not readable; pass a stream opened for reading.", nameof(content));
+        }
+
+        using Activity? activity = RegistryTelemetry.StartActivity("modelkit.registry.put_attachment", name);
+        activity?.SetTag(RegistryTelemetry.ModelVersionTag, version);
+        try
+        {
+            // Fail before the upload when the version does not exist; the metadata store checks again in the commit.
+            if (await _metadata.FindVersionAsync(ModelReference.ForVersion(name, version), cancellationToken).ConfigureAwait(false) is null)
+            {
+                ModelNotFoundException notFound = await NotFoundAsync(ModelReference.ForVersion(name, version), cancellationToken).ConfigureAwait(false);
+                throw new ModelNotFoundException(notFound.Reference, $"Cannot attach '{attachmentName}': {notFound.Message}");
+            }
+
+            string what = string.Create(CultureInfo.InvariantCulture, $"attachment '{attachmentName}' of model '{name}' version {version}");
+            StagedArtifact staged = await StagedArtifact.CreateAsync(
+                content, _artifacts.StagingDirectory, _options.MaxAttachmentSizeBytes, what, cancellationToken).ConfigureAwait(false);
+            await using (staged.ConfigureAwait(false))
+            {
+                Guid pin = await _metadata.PinArtifactAsync(staged.Digest, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    if (!await _artifacts.PutAsync(staged, cancellationToken).ConfigureAwait(false))
+                    {
+                        RegistryLog.BlobAlreadyStored(_logger, staged.Digest);
+                    }
+
+                    ModelAttachment recorded = await WithRichNotFound(name, version,
+                        () => _metadata.PutAttachmentAsync(
+                            new ModelAttachment(name, version, attachmentName, mediaType, staged.Digest, staged.SizeBytes, _timeProvider.GetUtcNow()),
+                            pin,
+                            CancellationToken.None),
+                        cancellationToken).ConfigureAwait(false);
+                    RegistryLog.AttachmentAdded(_logger, name, version, attachmentName, recorded.Digest, recorded.SizeBytes);
+                    return recorded;
+                }
+                catch
+                {
+                    // Release the pin; the bytes stay until garbage collection proves nothing references them.
+                    try
+                    {
+                        await _metadata.UnpinArtifactAsync(pin, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (ModelKitException)
+                    {
+                        // The pin expires after the grace period.
+                    }
+
+                    throw;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            RegistryTelemetry.RecordError(activity, ex);
+            throw;
+        }
+    }
+
+    public async Task<Stream> OpenAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default)
+    {
+        ModelName.ThrowIfInvalid(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        ModelName.ThrowIfInvalidAttachmentName(attachmentName);
+        ModelAttachment? attachment = await _metadata.FindAttachmentAsync(name, version, attachmentName, cancellationToken).ConfigureAwait(false);
+        string reference = ModelReference.ForVersion(name, version).ToString();
+        if (attachment is null)
+        {
+            IReadOnlyList<ModelAttachment>? present = await _metadata.ListAttachmentsAsync(name, version, cancellationToken).ConfigureAwait(false);
+            if (present is null)
+            {
+                throw await NotFoundAsync(ModelReference.ForVersion(name, version), cancellationToken).ConfigureAwait(false);
+            }
+
+            string known = present.Count == 0 ? "(none)" : JoinLimited(present.Select(a => a.Name).ToList());
+            throw new ModelNotFoundException(reference, string.Create(CultureInfo.InvariantCulture,
+                $"Model '{name}' version {version} has no attachment '{attachmentName}'; its attachments are: {known}. Attach one with PutAttachmentAsync."));
+        }
+
+        if (!ArtifactDigest.TryParse(attachment.Digest, out _))
+        {
+            throw new ModelKitException(
+                $"Attachment '{attachmentName}' of model '{name}' version {version} has a malformed digest '{attachment.Digest}' in the {_metadata.Description}; " +
+                "expected 'sha256:' and 64 lowercase hex digits. The metadata was edited outside ModelKit; restore it from a backup.");
+        }
+
+        try
+        {
+            Stream stream = await _artifacts.OpenReadAsync(attachment.Digest, attachment.SizeBytes, cancellationToken).ConfigureAwait(false);
+            return new DescribedArtifactStream(stream, string.Create(CultureInfo.InvariantCulture, $"attachment '{attachmentName}' of model '{name}' version {version}"));
+        }
+        catch (ArtifactNotFoundException ex)
+        {
+            throw new ModelNotFoundException(reference, string.Create(CultureInfo.InvariantCulture,
+                $"The bytes of attachment '{attachmentName}' of model '{name}' version {version} ({attachment.Digest}) are missing: {ex.Location}. Restore them from a backup, or attach the file again."));
+        }
+    }
+
+    public async Task<IReadOnlyList<ModelAttachment>> ListAttachmentsAsync(string name, int version, CancellationToken cancellationToken = default)
+    {
+        ModelName.ThrowIfInvalid(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        return await _metadata.ListAttachmentsAsync(name, version, cancellationToken).ConfigureAwait(false)
+            ?? throw await NotFoundAsync(ModelReference.ForVersion(name, version), cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<ModelAttachment?> DeleteAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default)
+    {
+        ModelName.ThrowIfInvalid(name);
+        ArgumentOutOfRangeException.ThrowIfLessThan(version, 1);
+        ModelName.ThrowIfInvalidAttachmentName(attachmentName);
+        ModelAttachment? deleted = null;
+        await WithRichNotFound(name, version, async () =>
+        {
+            deleted = await _metadata.DeleteAttachmentAsync(name, version, attachmentName, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+        if (deleted is not null)
+        {
+            RegistryLog.AttachmentDeleted(_logger, name, version, attachmentName, deleted.Digest);
+        }
+
+        return deleted;
+    }
+
     public Task<ModelSearchResult> SearchAsync(ModelSearchQuery query, CancellationToken cancellationToken = default)
     {
         RegistryValidation.ValidateQuery(query);
@@ -519,7 +655,7 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
         }
     }
 
-    private async Task<ModelVersion> WithRichNotFound(string name, int version, Func<Task<ModelVersion>> action, CancellationToken cancellationToken)
+    private async Task<T> WithRichNotFound<T>(string name, int version, Func<Task<T>> action, CancellationToken cancellationToken)
     {
         try
         {

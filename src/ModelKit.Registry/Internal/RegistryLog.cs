@@ -49,4 +49,12 @@ internal static partial class RegistryLog
     [LoggerMessage(EventId = 12, Level = LogLevel.Information,
         Message = "Registry data directory {DataDirectory} is on {FileSystem}, allowed by ModelRegistryOptions.AllowNetworkFileSystem")]
     public static partial void NetworkFileSystemAllowed(ILogger logger, string dataDirectory, string fileSystem);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information,
+        Message = "Attached {Attachment} to model {ModelName} version {ModelVersion} ({Digest}, {SizeBytes} bytes)")]
+    public static partial void AttachmentAdded(ILogger logger, string modelName, int modelVersion, string attachment, string digest, long sizeBytes);
+
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information,
+        Message = "Removed attachment {Attachment} from model {ModelName} version {ModelVersion}; its bytes {Digest} are left to garbage collection")]
+    public static partial void AttachmentDeleted(ILogger logger, string modelName, int modelVersion, string attachment, string digest);
 }

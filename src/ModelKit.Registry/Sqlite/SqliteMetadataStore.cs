@@ -23,7 +23,7 @@ namespace ModelKit.Registry.Sqlite;
 internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
 {
     /// <summary>The schema version this code writes and understands.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     /// <summary>How long a statement waits for another writer's lock before failing, in milliseconds.</summary>
     public const int BusyTimeoutMilliseconds = 30_000;
@@ -343,10 +343,87 @@ internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
         {
             ModelVersion current = await ReadVersionOrThrowAsync(c, t, name, version, cancellationToken).ConfigureAwait(false);
             await ThrowIfAliasedAsync(c, t, name, version, "delete", cancellationToken).ConfigureAwait(false);
-            await ExecAsync(c, t, "DELETE FROM model_versions WHERE name = $n AND version = $v;", cancellationToken, ("$n", name), ("$v", version)).ConfigureAwait(false);
+            await ExecAsync(c, t, """
+                DELETE FROM model_attachments WHERE name = $n AND version = $v;
+                DELETE FROM model_versions WHERE name = $n AND version = $v;
+                """, cancellationToken, ("$n", name), ("$v", version)).ConfigureAwait(false);
             await AppendChangeAsync(c, t, RegistryChangeKind.VersionDeleted, name, version, null, null, RegistryText.FormatTime(now), null, null, cancellationToken).ConfigureAwait(false);
             return current;
         }, "delete a version", cancellationToken);
+
+    public Task<ModelAttachment> PutAttachmentAsync(ModelAttachment attachment, Guid pin, CancellationToken cancellationToken = default) =>
+        WriteAsync(async (c, t) =>
+        {
+            if (!await VersionExistsAsync(c, t, attachment.Model, attachment.Version, cancellationToken).ConfigureAwait(false))
+            {
+                throw VersionNotFound(attachment.Model, attachment.Version);
+            }
+
+            string at = RegistryText.FormatTime(attachment.CreatedAt);
+            await ExecAsync(c, t, """
+                INSERT INTO model_attachments (name, version, attachment, media_type, digest, size_bytes, created_at)
+                VALUES ($n, $v, $att, $media, $d, $size, $at)
+                ON CONFLICT (name, version, attachment) DO UPDATE SET
+                    media_type = excluded.media_type, digest = excluded.digest, size_bytes = excluded.size_bytes, created_at = excluded.created_at;
+                DELETE FROM artifact_pins WHERE id = $pin;
+                """, cancellationToken,
+                ("$n", attachment.Model), ("$v", attachment.Version), ("$att", attachment.Name), ("$media", attachment.MediaType), ("$d", attachment.Digest),
+                ("$size", attachment.SizeBytes), ("$at", at), ("$pin", pin.ToString("N"))).ConfigureAwait(false);
+            await AppendChangeAsync(c, t, RegistryChangeKind.AttachmentAdded, attachment.Model, attachment.Version, null, null, at, null, null, cancellationToken,
+                attachment.Name).ConfigureAwait(false);
+            return attachment with { CreatedAt = RegistryText.ParseTime(at) };
+        }, "record an attachment", cancellationToken);
+
+    public async Task<ModelAttachment?> FindAttachmentAsync(string name, int version, string attachmentName, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await FindAttachmentAsync(connection, null, name, version, attachmentName, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public async Task<IReadOnlyList<ModelAttachment>?> ListAttachmentsAsync(string name, int version, CancellationToken cancellationToken = default)
+    {
+        SqliteConnection connection = await OpenAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // One read transaction: the version check and the list see the same snapshot.
+            using SqliteTransaction transaction = connection.BeginTransaction(deferred: true);
+            if (!await VersionExistsAsync(connection, transaction, name, version, cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+
+            using SqliteCommand command = connection.CreateCommand();
+            command.Transaction = transaction;
+            command.CommandText = $"SELECT {AttachmentColumns} FROM model_attachments WHERE name = $n AND version = $v ORDER BY attachment;";
+            command.Parameters.AddWithValue("$n", name);
+            command.Parameters.AddWithValue("$v", version);
+            return await ReadAttachmentsAsync(command, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    public Task<ModelAttachment?> DeleteAttachmentAsync(string name, int version, string attachmentName, DateTimeOffset now, CancellationToken cancellationToken = default) =>
+        WriteAsync<ModelAttachment?>(async (c, t) =>
+        {
+            if (!await VersionExistsAsync(c, t, name, version, cancellationToken).ConfigureAwait(false))
+            {
+                throw VersionNotFound(name, version);
+            }
+
+            ModelAttachment? current = await FindAttachmentAsync(c, t, name, version, attachmentName, cancellationToken).ConfigureAwait(false);
+            if (current is null)
+            {
+                return null;
+            }
+
+            await ExecAsync(c, t, "DELETE FROM model_attachments WHERE name = $n AND version = $v AND attachment = $att;", cancellationToken,
+                ("$n", name), ("$v", version), ("$att", attachmentName)).ConfigureAwait(false);
+            await AppendChangeAsync(c, t, RegistryChangeKind.AttachmentDeleted, name, version, null, null, RegistryText.FormatTime(now), null, null, cancellationToken,
+                attachmentName).ConfigureAwait(false);
+            return current;
+        }, "delete an attachment", cancellationToken);
 
     public async Task<ModelSearchResult> SearchAsync(ModelSearchQuery query, CancellationToken cancellationToken = default)
     {
@@ -431,7 +508,9 @@ internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
     public Task<ArtifactDeletionCheck> TryBeginArtifactDeletionAsync(string digest, DateTimeOffset abandonPinsBefore, CancellationToken cancellationToken = default) =>
         WriteAsync(async (c, t) =>
         {
-            if (await ScalarLongAsync(c, t, "SELECT COUNT(*) FROM model_versions WHERE digest = $d;", cancellationToken, ("$d", digest)).ConfigureAwait(false) > 0)
+            if (await ScalarLongAsync(c, t,
+                    "SELECT EXISTS (SELECT 1 FROM model_versions WHERE digest = $d) OR EXISTS (SELECT 1 FROM model_attachments WHERE digest = $d);",
+                    cancellationToken, ("$d", digest)).ConfigureAwait(false) != 0)
             {
                 return ArtifactDeletionCheck.Referenced;
             }
@@ -470,7 +549,7 @@ internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
         await using (connection.ConfigureAwait(false))
         {
             using SqliteCommand command = connection.CreateCommand();
-            command.CommandText = "SELECT seq, kind, name, version, alias, old_version, changed_at FROM changes WHERE seq > $after ORDER BY seq LIMIT $max;";
+            command.CommandText = "SELECT seq, kind, name, version, alias, old_version, changed_at, attachment FROM changes WHERE seq > $after ORDER BY seq LIMIT $max;";
             command.Parameters.AddWithValue("$after", afterSequence);
             command.Parameters.AddWithValue("$max", maxCount);
             var changes = new List<RegistryChange>();
@@ -484,7 +563,10 @@ internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
                         reader.IsDBNull(3) ? null : reader.GetInt32(3),
                         reader.IsDBNull(4) ? null : reader.GetString(4),
                         reader.IsDBNull(5) ? null : reader.GetInt32(5),
-                        RegistryText.ParseTime(reader.GetString(6))));
+                        RegistryText.ParseTime(reader.GetString(6)))
+                    {
+                        Attachment = reader.IsDBNull(7) ? null : reader.GetString(7),
+                    });
                 }
             }
 
@@ -577,13 +659,54 @@ internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
 
     private static async Task<long> AppendChangeAsync(
         SqliteConnection c, SqliteTransaction t, RegistryChangeKind kind, string name, int? version, string? alias, int? oldVersion, string at,
-        string? changedBy, string? reason, CancellationToken cancellationToken) =>
+        string? changedBy, string? reason, CancellationToken cancellationToken, string? attachment = null) =>
         // INTEGER PRIMARY KEY = MAX(seq) + 1 inside the write lock: gap-free and in commit order.
         await ScalarLongAsync(c, t, """
-            INSERT INTO changes (kind, name, version, alias, old_version, changed_at, changed_by, reason)
-            VALUES ($kind, $n, $v, $a, $old, $at, $by, $reason) RETURNING seq;
+            INSERT INTO changes (kind, name, version, alias, old_version, changed_at, changed_by, reason, attachment)
+            VALUES ($kind, $n, $v, $a, $old, $at, $by, $reason, $att) RETURNING seq;
             """, cancellationToken,
-            ("$kind", (int)kind), ("$n", name), ("$v", version), ("$a", alias), ("$old", oldVersion), ("$at", at), ("$by", changedBy), ("$reason", reason)).ConfigureAwait(false);
+            ("$kind", (int)kind), ("$n", name), ("$v", version), ("$a", alias), ("$old", oldVersion), ("$at", at), ("$by", changedBy), ("$reason", reason),
+            ("$att", attachment)).ConfigureAwait(false);
+
+    private const string AttachmentColumns = "name, version, attachment, media_type, digest, size_bytes, created_at";
+
+    private static ModelAttachment ReadAttachment(SqliteDataReader reader) =>
+        new(reader.GetString(0), reader.GetInt32(1), reader.GetString(2), reader.GetString(3), reader.GetString(4), reader.GetInt64(5),
+            RegistryText.ParseTime(reader.GetString(6)));
+
+    private static async Task<List<ModelAttachment>> ReadAttachmentsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var attachments = new List<ModelAttachment>();
+        SqliteDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                attachments.Add(ReadAttachment(reader));
+            }
+        }
+
+        return attachments;
+    }
+
+    private static async Task<ModelAttachment?> FindAttachmentAsync(
+        SqliteConnection c, SqliteTransaction? t, string name, int version, string attachmentName, CancellationToken cancellationToken)
+    {
+        using SqliteCommand command = c.CreateCommand();
+        command.Transaction = t;
+        command.CommandText = $"SELECT {AttachmentColumns} FROM model_attachments WHERE name = $n AND version = $v AND attachment = $att;";
+        command.Parameters.AddWithValue("$n", name);
+        command.Parameters.AddWithValue("$v", version);
+        command.Parameters.AddWithValue("$att", attachmentName);
+        List<ModelAttachment> found = await ReadAttachmentsAsync(command, cancellationToken).ConfigureAwait(false);
+        return found.Count == 0 ? null : found[0];
+    }
+
+    private static async Task<bool> VersionExistsAsync(SqliteConnection c, SqliteTransaction? t, string name, int version, CancellationToken cancellationToken) =>
+        await ScalarLongAsync(c, t, "SELECT COUNT(*) FROM model_versions WHERE name = $n AND version = $v;", cancellationToken, ("$n", name), ("$v", version)).ConfigureAwait(false) > 0;
+
+    private static ModelNotFoundException VersionNotFound(string name, int version) =>
+        new(ModelReference.ForVersion(name, version).ToString(), string.Create(CultureInfo.InvariantCulture, $"Model '{name}' has no version {version}."));
 
     private static async Task<IReadOnlyDictionary<string, int>> ReadAliasesAsync(
         SqliteConnection connection, SqliteTransaction? transaction, string name, CancellationToken cancellationToken)

@@ -88,5 +88,20 @@ internal static class SqliteMigrations
                 started_at TEXT NOT NULL
             );
             """),
+        (3, """
+            CREATE TABLE model_attachments (
+                name       TEXT    NOT NULL,
+                version    INTEGER NOT NULL,
+                attachment TEXT    NOT NULL,
+                media_type TEXT    NOT NULL,
+                digest     TEXT    NOT NULL,
+                size_bytes INTEGER NOT NULL,
+                created_at TEXT    NOT NULL,
+                PRIMARY KEY (name, version, attachment),
+                FOREIGN KEY (name, version) REFERENCES model_versions(name, version)
+            );
+            CREATE INDEX ix_model_attachments_digest ON model_attachments(digest);
+            ALTER TABLE changes ADD COLUMN attachment TEXT NULL;
+            """),
     ];
 }

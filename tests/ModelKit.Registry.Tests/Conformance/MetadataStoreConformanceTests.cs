@@ -325,6 +325,75 @@ public abstract class MetadataStoreConformanceTests
         Assert.Equal(ArtifactDeletionCheck.MayDelete, await collector.TryBeginArtifactDeletionAsync(digest, T0.AddDays(-1)));
     }
 
+    [Fact]
+    public async Task PutAttachment_RecordsReplacesListsInOrderAndDeletes_EachWithAChange()
+    {
+        IModelMetadataStore store = CreateStore();
+        IModelMetadataStore other = CreateStore(store);
+        await AddAsync(store, "a");
+        long start = await store.GetLatestChangeSequenceAsync();
+        string d1 = "sha256:" + new string('a', 64), d2 = "sha256:" + new string('b', 64), d3 = "sha256:" + new string('c', 64);
+
+        ModelAttachment profile = await PutAttachmentAsync(store, "a", 1, "monitoring/profile.json", d1, 10);
+        await PutAttachmentAsync(store, "a", 1, "card.md", d2, 20, "text/markdown");
+        ModelAttachment replaced = await PutAttachmentAsync(store, "a", 1, "monitoring/profile.json", d3, 30);
+
+        Assert.Equal(["card.md", "monitoring/profile.json"], (await other.ListAttachmentsAsync("a", 1))!.Select(x => x.Name));
+        ModelAttachment read = (await other.FindAttachmentAsync("a", 1, "monitoring/profile.json"))!;
+        Assert.Equal(replaced, read);
+        Assert.Equal((d3, 30L, "application/json", "a", 1), (read.Digest, read.SizeBytes, read.MediaType, read.Model, read.Version));
+        Assert.NotEqual(profile.Digest, read.Digest);
+        Assert.Equal(replaced, await store.DeleteAttachmentAsync("a", 1, "monitoring/profile.json", T0));
+        Assert.Null(await store.DeleteAttachmentAsync("a", 1, "monitoring/profile.json", T0));
+        Assert.Null(await other.FindAttachmentAsync("a", 1, "monitoring/profile.json"));
+        IReadOnlyList<RegistryChange> changes = await other.ReadChangesAsync(start, 100);
+        Assert.Equal(
+            [
+                (RegistryChangeKind.AttachmentAdded, "monitoring/profile.json"), (RegistryChangeKind.AttachmentAdded, "card.md"),
+                (RegistryChangeKind.AttachmentAdded, "monitoring/profile.json"), (RegistryChangeKind.AttachmentDeleted, "monitoring/profile.json"),
+            ],
+            changes.Select(c => (c.Kind, c.Attachment!)));
+        Assert.All(changes, c => Assert.Equal(("a", (int?)1), (c.Name, c.Version)));
+    }
+
+    [Fact]
+    public async Task Attachments_OfAMissingVersion_AreRefusedOrAbsent()
+    {
+        IModelMetadataStore store = CreateStore();
+        await AddAsync(store, "a");
+
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => PutAttachmentAsync(store, "a", 2, "x.json", "sha256:" + new string('d', 64), 1));
+        await Assert.ThrowsAsync<ModelNotFoundException>(() => store.DeleteAttachmentAsync("a", 2, "x.json", T0));
+
+        Assert.Null(await store.ListAttachmentsAsync("a", 2));
+        Assert.Null(await store.ListAttachmentsAsync("b", 1));
+        Assert.Empty((await store.ListAttachmentsAsync("a", 1))!);
+        Assert.Null(await store.FindAttachmentAsync("a", 2, "x.json"));
+    }
+
+    [Fact]
+    public async Task ArtifactDeletion_IsRefusedWhileAnAttachmentReferencesTheDigest_AndDeletingTheVersionRemovesItsAttachments()
+    {
+        IModelMetadataStore store = CreateStore();
+        await AddAsync(store, "a");
+        string digest = "sha256:" + new string('e', 64);
+        await PutAttachmentAsync(store, "a", 1, "monitoring/profile.json", digest, 5);
+
+        Assert.Equal(ArtifactDeletionCheck.Referenced, await store.TryBeginArtifactDeletionAsync(digest, T0.AddDays(1)));
+        await store.DeleteVersionAsync("a", 1, T0);
+
+        Assert.Null(await store.ListAttachmentsAsync("a", 1));
+        Assert.Equal(ArtifactDeletionCheck.MayDelete, await store.TryBeginArtifactDeletionAsync(digest, T0.AddDays(1)));
+        await store.EndArtifactDeletionAsync(digest);
+    }
+
+    protected static async Task<ModelAttachment> PutAttachmentAsync(
+        IModelMetadataStore store, string name, int version, string attachment, string digest, long size, string mediaType = "application/json")
+    {
+        Guid pin = await store.PinArtifactAsync(digest, T0);
+        return await store.PutAttachmentAsync(new ModelAttachment(name, version, attachment, mediaType, digest, size, DateTimeOffset.UtcNow), pin);
+    }
+
     protected static async Task<ModelVersion> AddAsync(
         IModelMetadataStore store, string name, string? digest = null, Dictionary<string, double>? metrics = null,
         Dictionary<string, string>? tags = null, ModelLineage? lineage = null)

@@ -296,6 +296,85 @@ public abstract class RegistryConformanceTests : IDisposable
         Assert.StartsWith("Tag name 'bad key' of model 'relu' is invalid", bad.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task PutAttachment_ThenOpenListAndDelete_RoundTripsTheBytesAndFeedsTheChange()
+    {
+        ModelRegistry registry = CreateRegistry();
+        ModelRegistry reader = CreateRegistry();
+        await registry.RegisterAsync(new ModelRegistration("relu"), new MemoryStream(TestModels.Relu(1)));
+        byte[] profile = System.Text.Encoding.UTF8.GetBytes("{\"features\":[{\"name\":\"pixels\",\"quantiles\":[0,0.5,1]}]}");
+        long start = await registry.GetChangeSequenceAsync();
+
+        ModelAttachment put = await registry.PutAttachmentAsync("relu", 1, "monitoring/profile.json", "application/json", new MemoryStream(profile));
+
+        Assert.Equal(("relu", 1, "monitoring/profile.json", "application/json", (long)profile.Length), (put.Model, put.Version, put.Name, put.MediaType, put.SizeBytes));
+        Assert.Equal("sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(profile)), put.Digest);
+        Assert.Equal([put], await reader.ListAttachmentsAsync("relu", 1));
+        Assert.Equal(profile, await ReadAttachmentAsync(reader, "relu", 1, "monitoring/profile.json"));
+        Assert.True(await registry.Artifacts.ExistsAsync(put.Digest));
+        RegistryChange added = Assert.Single(await registry.Metadata.ReadChangesAsync(start, 10));
+        Assert.Equal((RegistryChangeKind.AttachmentAdded, "monitoring/profile.json", (int?)1), (added.Kind, added.Attachment, added.Version));
+
+        Assert.Equal(put, await registry.DeleteAttachmentAsync("relu", 1, "monitoring/profile.json"));
+        Assert.Empty(await reader.ListAttachmentsAsync("relu", 1));
+        ModelNotFoundException gone = await Assert.ThrowsAsync<ModelNotFoundException>(() => reader.OpenAttachmentAsync("relu", 1, "monitoring/profile.json"));
+        Assert.Equal("Model 'relu' version 1 has no attachment 'monitoring/profile.json'; its attachments are: (none). Attach one with PutAttachmentAsync.", gone.Message);
+    }
+
+    [Fact]
+    public async Task PutAttachment_BadNameMediaTypeMissingVersionOrTooLarge_IsRefusedAndStoresNothing()
+    {
+        ModelRegistry registry = CreateRegistry(options: o => o.MaxAttachmentSizeBytes = 8);
+        await registry.RegisterAsync(new ModelRegistration("relu"), new MemoryStream(TestModels.Relu(1)));
+
+        ArgumentException badName = await Assert.ThrowsAsync<ArgumentException>(
+            () => registry.PutAttachmentAsync("relu", 1, "../etc/passwd", "text/plain", new MemoryStream([1])));
+        ArgumentException badType = await Assert.ThrowsAsync<ArgumentException>(
+            () => registry.PutAttachmentAsync("relu", 1, "notes.txt", "text", new MemoryStream([1])));
+        ModelNotFoundException missing = await Assert.ThrowsAsync<ModelNotFoundException>(
+            () => registry.PutAttachmentAsync("relu", 2, "notes.txt", "text/plain", new MemoryStream([1])));
+        ArtifactTooLargeException large = await Assert.ThrowsAsync<ArtifactTooLargeException>(
+            () => registry.PutAttachmentAsync("relu", 1, "notes.txt", "text/plain", new MemoryStream(new byte[9])));
+
+        Assert.StartsWith("Invalid attachment name '../etc/passwd': expected 1 to 256 characters of segments separated by '/'", badName.Message, StringComparison.Ordinal);
+        Assert.StartsWith("Invalid media type 'text': expected 'type/subtype'", badType.Message, StringComparison.Ordinal);
+        Assert.Equal("Cannot attach 'notes.txt': Model 'relu' has no version 2; the latest is 1.", missing.Message);
+        Assert.StartsWith("The artifact of attachment 'notes.txt' of model 'relu' version 1 is larger than the limit of 8 bytes", large.Message, StringComparison.Ordinal);
+        Assert.Empty(await registry.ListAttachmentsAsync("relu", 1));
+        Assert.Empty(Directory.Exists(registry.Artifacts.StagingDirectory) ? Directory.GetFiles(registry.Artifacts.StagingDirectory) : []);
+    }
+
+    [Fact]
+    public async Task CollectGarbage_KeepsAttachmentBytes_UntilTheAttachmentOrItsVersionIsDeleted()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        ModelRegistry registry = CreateRegistry(time);
+        await registry.RegisterAsync(new ModelRegistration("relu"), new MemoryStream(TestModels.Relu(1)));
+        ModelVersion v2 = await registry.RegisterAsync(new ModelRegistration("relu"), new MemoryStream(TestModels.Relu(2)));
+        ModelAttachment kept = await registry.PutAttachmentAsync("relu", 1, "monitoring/profile.json", "application/json", new MemoryStream([1, 2, 3]));
+        ModelAttachment dropped = await registry.PutAttachmentAsync("relu", 2, "monitoring/profile.json", "application/json", new MemoryStream([4, 5, 6]));
+        time.Advance(TimeSpan.FromHours(2));
+
+        ArtifactCollectionResult before = await registry.CollectGarbageAsync(TimeSpan.FromHours(1));
+        await registry.DeleteVersionAsync("relu", 2);
+        ArtifactCollectionResult after = await registry.CollectGarbageAsync(TimeSpan.FromHours(1));
+
+        Assert.Equal((4, 0), (before.KeptReferenced, before.Deleted.Count));
+        Assert.Equal(new[] { v2.Digest, dropped.Digest }.Order(StringComparer.Ordinal), after.Deleted.Order(StringComparer.Ordinal));
+        Assert.Equal(2, after.KeptReferenced);
+        Assert.Equal([1, 2, 3], await ReadAttachmentAsync(registry, "relu", 1, "monitoring/profile.json"));
+        Assert.True(await registry.Artifacts.ExistsAsync(kept.Digest));
+        Assert.False(await registry.Artifacts.ExistsAsync(dropped.Digest));
+    }
+
+    protected static async Task<byte[]> ReadAttachmentAsync(IModelRegistry registry, string name, int version, string attachment)
+    {
+        await using Stream stream = await registry.OpenAttachmentAsync(name, version, attachment);
+        using var copy = new MemoryStream();
+        await stream.CopyToAsync(copy);
+        return copy.ToArray();
+    }
+
     protected static async Task<byte[]> ReadAsync(IModelRegistry registry, ModelVersion version)
     {
         await using Stream stream = await registry.OpenArtifactAsync(version);

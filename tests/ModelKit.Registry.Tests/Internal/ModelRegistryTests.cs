@@ -543,7 +543,7 @@ public sealed class ModelRegistryTests : IDisposable
     }
 
     [Fact]
-    public async Task FirstUse_CreatesWalDatabaseWithSchemaVersionTwo_AndWritesNothingOutsideTheDataDirectory()
+    public async Task FirstUse_CreatesWalDatabaseWithSchemaVersionThree_AndWritesNothingOutsideTheDataDirectory()
     {
         using var registry = new TestRegistry(_dir.DataDirectory);
         Assert.False(Directory.Exists(_dir.DataDirectory), "Building the registry must not touch the disk.");
@@ -558,9 +558,9 @@ public sealed class ModelRegistryTests : IDisposable
         command.CommandText = "PRAGMA journal_mode;";
         Assert.Equal("wal", command.ExecuteScalar());
         command.CommandText = "PRAGMA user_version;";
-        Assert.Equal(2L, command.ExecuteScalar());
+        Assert.Equal(3L, command.ExecuteScalar());
         command.CommandText = "SELECT group_concat(name, ',') FROM (SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name);";
-        Assert.Equal("aliases,artifact_deletions,artifact_pins,changes,model_versions,models", command.ExecuteScalar());
+        Assert.Equal("aliases,artifact_deletions,artifact_pins,changes,model_attachments,model_versions,models", command.ExecuteScalar());
     }
 
     [Fact]
@@ -580,7 +580,7 @@ public sealed class ModelRegistryTests : IDisposable
         ModelKitException ex = await Assert.ThrowsAsync<ModelKitException>(() => registry.Registry.ListModelsAsync());
 
         Assert.Equal(
-            $"The registry database '{_dir.DatabasePath}' has schema version 7, newer than this ModelKit.Registry understands (2). " +
+            $"The registry database '{_dir.DatabasePath}' has schema version 7, newer than this ModelKit.Registry understands (3). " +
             "Upgrade the ModelKit.Registry package, or point ModelKitOptions.DataDirectory at another directory.",
             ex.Message);
     }
