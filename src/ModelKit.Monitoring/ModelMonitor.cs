@@ -439,8 +439,10 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     ProfileValidation.EnsureMatches(o.Version, profile, _options.Reducers);
                 }
             }
-            catch (Exception ex) when (ex is InvalidDataException or ReferenceProfileMismatchException or IOException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
             {
+                // A corrupt or mismatched profile, or a store that failed (a registry that is down, a version deleted):
+                // logged, and the version falls back to a baseline of its first requests; serving is never affected.
                 MonitoringLog.ProfileUnusable(_logger, o.Version.Name, o.Version.Version, ex);
                 profile = null;
             }
@@ -524,8 +526,9 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         {
             await _profiles.SaveAsync(version, profile, _stop.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ReferenceProfileMismatchException or OperationCanceledException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // The profile stays in use in this process; only its storage (file, registry attachment) failed.
             MonitoringLog.ProfileUnusable(_logger, version.Name, version.Version, ex);
         }
     }
