@@ -76,7 +76,9 @@ internal static class DriftMonitoringJob
 
         // 1. The quick start's model (trained here when the registry has none).
         ModelVersion version = await EnsureModelAsync(registry, trainer, train, validation, cancellationToken);
-        Console.WriteLine($"Serving {version.Name}/{version.Version} ({Alias}); validation accuracy {version.Metrics.GetValueOrDefault("validation_accuracy", double.NaN):F4}");
+        Console.WriteLine(version.Metrics.TryGetValue("validation_accuracy", out double validationAccuracy)
+            ? $"Serving {version.Name}/{version.Version} ({Alias}); validation accuracy {validationAccuracy:F4}"
+            : $"Serving {version.Name}/{version.Version} ({Alias}); parent {version.Lineage.ParentVersion?.ToString(CultureInfo.InvariantCulture) ?? "none"}, no validation accuracy recorded on the version (the profile's is used)");
 
         // 2. Its reference profile, stored with the version in the registry: the 5,000 validation images with their labels
         //    (the quick start attaches it when it registers the version; computed and attached here when missing).
