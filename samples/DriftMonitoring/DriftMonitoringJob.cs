@@ -76,9 +76,12 @@ internal static class DriftMonitoringJob
 
         // 1. The quick start's model (trained here when the registry has none).
         ModelVersion version = await EnsureModelAsync(registry, trainer, train, validation, cancellationToken);
-        Console.WriteLine($"Serving {version.Name}/{version.Version} ({Alias}); validation accuracy {version.Metrics.GetValueOrDefault("validation_accuracy", double.NaN):F4}");
+        Console.WriteLine(version.Metrics.TryGetValue("validation_accuracy", out double validationAccuracy)
+            ? $"Serving {version.Name}/{version.Version} ({Alias}); validation accuracy {validationAccuracy:F4}"
+            : $"Serving {version.Name}/{version.Version} ({Alias}); parent {version.Lineage.ParentVersion?.ToString(CultureInfo.InvariantCulture) ?? "none"}, no validation accuracy recorded on the version (the profile's is used)");
 
-        // 2. Its reference profile: the 5,000 validation images with their labels.
+        // 2. Its reference profile, stored with the version in the registry: the 5,000 validation images with their labels
+        //    (the quick start attaches it when it registers the version; computed and attached here when missing).
         var monitor = provider.GetRequiredService<ModelMonitor>();
         var sessions = provider.GetRequiredService<IInferenceSessionFactory>();
         await EnsureProfileAsync(provider, monitor, sessions, version, validation, cancellationToken);
@@ -246,7 +249,7 @@ internal static class DriftMonitoringJob
         var store = provider.GetRequiredService<IReferenceProfileStore>();
         if (await store.GetAsync(version, cancellationToken) is not null)
         {
-            Console.WriteLine($"Reference profile of {version.Name}/{version.Version} found in the data directory");
+            Console.WriteLine($"Reference profile of {version.Name}/{version.Version} loaded from the registry (attachment {RegistryReferenceProfileStore.AttachmentName}, registered with the version by the quick start)");
             return;
         }
 
@@ -264,7 +267,7 @@ internal static class DriftMonitoringJob
 
         ReferenceProfile profile = builder.Build("dataset", DateTimeOffset.UtcNow);
         await monitor.SetReferenceProfileAsync(version, profile, cancellationToken);
-        Console.WriteLine($"Reference profile of {version.Name}/{version.Version}: {profile.RowCount:N0} validation images, {profile.Features.Count} features, accuracy {profile.Accuracy:F4}");
+        Console.WriteLine($"Reference profile of {version.Name}/{version.Version}: {profile.RowCount:N0} validation images, {profile.Features.Count} features, accuracy {profile.Accuracy:F4}; attached to the version in the registry ({RegistryReferenceProfileStore.AttachmentName})");
     }
 
     private static async Task RetrainAsync(IServiceProvider provider, IInferenceSessionPool pool, ModelReference reference, Trainer trainer, LabeledDataset train, List<(float[] Pixels, long Label)> collected, AlertNotification? trigger, CancellationToken cancellationToken)

@@ -25,7 +25,9 @@ builder.Services.AddModelKit(o => o.DataDirectory = config["ModelKit:DataDirecto
     .AddOnnx()
     .AddModelRegistry()
     .AddOnnxRuntimeServing()
-    .AddInferenceEndpoints(o => config.GetSection("ModelKit:Endpoints").Bind(o));
+    .AddInferenceEndpoints(o => config.GetSection("ModelKit:Endpoints").Bind(o))
+    // Monitoring: drift, performance and alerts on the served traffic; state and label posting under /modelkit/v1/monitoring.
+    .AddMonitoring(o => config.GetSection("ModelKit:Monitoring").Bind(o));
 
 // 2. Who may manage models: an API key (header X-Api-Key) or a JWT bearer token signed with the configured key.
 string[] apiKeys = config.GetSection("Auth:ApiKeys").Get<string[]>() ?? [];
@@ -55,7 +57,7 @@ builder.Services.AddOpenTelemetry()
     .ConfigureResource(r => r.AddService("modelkit-inference-api"))
     .WithMetrics(m =>
     {
-        m.AddMeter(ModelKitTelemetry.ServingName, ModelKitTelemetry.RegistryName, "ModelKit.Serving.AspNetCore", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
+        m.AddMeter(ModelKitTelemetry.ServingName, ModelKitTelemetry.RegistryName, "ModelKit.Serving.AspNetCore", "ModelKit.Monitoring", "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
         m.AddPrometheusExporter();
         if (otlp)
         {
@@ -78,6 +80,7 @@ app.MapModelKitInference();
 app.MapModelKitGrpc();
 app.MapModelKitManagement();
 app.MapModelKitRepository();       // OIP model repository extension: /v2/repository/index, …/load, …/unload (management policy)
+app.MapModelKitMonitoring();
 app.MapHealthChecks("/healthz/live", new HealthCheckOptions { Predicate = _ => false });
 app.MapHealthChecks("/healthz/ready", new HealthCheckOptions { Predicate = c => c.Tags.Contains("ready") });
 app.MapPrometheusScrapingEndpoint();

@@ -128,6 +128,7 @@ internal static class QuickStartJob
             },
             onnx,
             cancellationToken);
+        await ProfileStep.RunAsync(provider, version, validation, cancellationToken); // monitoring's reference profile, with the version
         await registry.SetAliasAsync(ModelName, ProductionAlias, version.Version, cancellationToken);
         AnsiConsole.MarkupLine($"  registered {version.Name}/{version.Version}, {version.Digest[..19]}…, {version.SizeBytes:N0} bytes; signature {Markup.Escape(string.Join(", ", version.Signature.Inputs))} -> {Markup.Escape(string.Join(", ", version.Signature.Outputs))}");
         ModelLineageGraph lineage = await registry.GetLineageAsync(version.Reference, cancellationToken);
@@ -164,7 +165,9 @@ internal static class QuickStartJob
         }
 
         // 6. Compress through the gate (CompressStep.cs).
-        return await CompressStep.RunAsync(provider, version, ProductionAlias, data.Test, cancellationToken);
+        int gate = await CompressStep.RunAsync(provider, version, ProductionAlias, data.Test, cancellationToken);
+        await ProfileStep.RunForAliasAsync(provider, version, ProductionAlias, validation, cancellationToken); // when the gate promoted the int8 version
+        return gate;
     }
 
     private static async Task<(double Accuracy, double ImagesPerSecond, double MeanBatch, ModelVersion Served)> EvaluateAsync(

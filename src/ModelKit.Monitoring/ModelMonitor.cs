@@ -120,8 +120,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
             return;
         }
 
-        long n = Interlocked.Increment(ref _seen);
-        if (_samplingRate < 1 && (long)(n * _samplingRate) == (long)((n - 1) * _samplingRate))
+        if (_samplingRate < 1 && !Sample(Interlocked.Increment(ref _seen)))
         {
             if (_metrics.Observations.Enabled)
             {
@@ -131,15 +130,21 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
             return;
         }
 
+        Observed? item = null;
         try
         {
-            var item = new Observed(observation.ModelVersion, Copy(observation.Inputs), Copy(observation.Outputs), observation.Duration, observation.CompletedAt, observation.RequestId);
+            // The copies go into pooled arrays, handed back once the processing loop has used them (or at once when dropped).
+            var rented = new Array?[observation.Inputs.Count + observation.Outputs.Count];
+            item = new Observed(observation.ModelVersion, Copy(observation.Inputs, rented, 0), Copy(observation.Outputs, rented, observation.Inputs.Count), observation.Duration, observation.CompletedAt, observation.RequestId, rented);
             if (!_work.Writer.TryWrite(item))
             {
+                item.ReturnBuffers();
                 Interlocked.Increment(ref _dropped);
                 _metrics.Observations.Add(1, new KeyValuePair<string, object?>(MonitoringMetrics.OutcomeTag, "dropped"));
                 return;
             }
+
+            item = null; // queued: the processing loop owns the buffers now
 
             if (_metrics.Observations.Enabled)
             {
@@ -148,9 +153,12 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            item?.ReturnBuffers();
             Interlocked.Increment(ref _dropped);
         }
     }
+
+    private bool Sample(long n) => (long)(n * _samplingRate) != (long)((n - 1) * _samplingRate);
 
     /// <summary>
     /// Posts the true label of an observed request, to be joined to its prediction by request id
@@ -233,7 +241,26 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     v.WindowRows,
                     v.ObservedRequests,
                     [.. v.History],
-                    [.. v.AlertStates.Select(a => new AlertRuleStatus(a.Rule.Name, a.State, a.LastValue))]))];
+                    [.. v.AlertStates.Select(a => new AlertRuleStatus(a.Rule.Name, a.State, a.LastValue))])
+                {
+                    CurrentWindowStart = v.WindowStart,
+                })];
+        }
+    }
+
+    /// <summary>Gets the reference profile a monitored version is compared with now.</summary>
+    /// <param name="modelName">The model name.</param>
+    /// <param name="version">The version number.</param>
+    /// <returns>
+    /// The profile in use (loaded from the <see cref="IReferenceProfileStore"/>, set with <see cref="SetReferenceProfileAsync"/>,
+    /// or built from the baseline window), or <see langword="null"/> when the version has not been observed yet or its
+    /// baseline is still being collected. The instance is the monitor's own: read it, never change it.
+    /// </returns>
+    public ReferenceProfile? GetReferenceProfile(string modelName, int version)
+    {
+        lock (_stateLock)
+        {
+            return _versions.TryGetValue((modelName, version), out MonitoredVersion? state) ? state.Profile : null;
         }
     }
 
@@ -293,7 +320,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private static NamedTensor[] Copy(IReadOnlyList<NamedTensor> tensors)
+    private static NamedTensor[] Copy(IReadOnlyList<NamedTensor> tensors, Array?[] rented, int offset)
     {
         var copy = new NamedTensor[tensors.Count];
         for (int i = 0; i < copy.Length; i++)
@@ -301,10 +328,10 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
             Tensor t = tensors[i].Value;
             Tensor c = t switch
             {
-                Tensor<float> f => Tensor.Create<float>(f.Span.ToArray(), f.Shape),
-                Tensor<double> d => Tensor.Create<double>(d.Span.ToArray(), d.Shape),
-                Tensor<long> l => Tensor.Create<long>(l.Span.ToArray(), l.Shape),
-                Tensor<int> n => Tensor.Create<int>(n.Span.ToArray(), n.Shape),
+                Tensor<float> f => Pooled(f, rented, offset + i),
+                Tensor<double> d => Pooled(d, rented, offset + i),
+                Tensor<long> l => Pooled(l, rented, offset + i),
+                Tensor<int> n => Pooled(n, rented, offset + i),
                 Tensor<byte> b => Tensor.Create<byte>(b.Span.ToArray(), b.Shape),
                 Tensor<sbyte> sb => Tensor.Create<sbyte>(sb.Span.ToArray(), sb.Shape),
                 Tensor<short> s => Tensor.Create<short>(s.Span.ToArray(), s.Shape),
@@ -320,6 +347,16 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
 
         return copy;
+    }
+
+    private static Tensor<T> Pooled<T>(Tensor<T> tensor, Array?[] rented, int slot)
+        where T : unmanaged
+    {
+        ReadOnlySpan<T> span = tensor.Span;
+        T[] buffer = System.Buffers.ArrayPool<T>.Shared.Rent(span.Length);
+        span.CopyTo(buffer);
+        rented[slot] = buffer;
+        return Tensor.Create<T>(buffer.AsMemory(0, span.Length), tensor.Shape);
     }
 
     private async Task ProcessAsync()
@@ -347,7 +384,15 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     switch (item)
                     {
                         case Observed o:
-                            await ProcessObservationAsync(o, stop).ConfigureAwait(false);
+                            try
+                            {
+                                await ProcessObservationAsync(o, stop).ConfigureAwait(false);
+                            }
+                            finally
+                            {
+                                o.ReturnBuffers();
+                            }
+
                             break;
                         case LabelItem l:
                             await ProcessLabelAsync(l, stop).ConfigureAwait(false);
@@ -420,8 +465,10 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     ProfileValidation.EnsureMatches(o.Version, profile, _options.Reducers);
                 }
             }
-            catch (Exception ex) when (ex is InvalidDataException or ReferenceProfileMismatchException or IOException)
+            catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
             {
+                // A corrupt or mismatched profile, or a store that failed (a registry that is down, a version deleted):
+                // logged, and the version falls back to a baseline of its first requests; serving is never affected.
                 MonitoringLog.ProfileUnusable(_logger, o.Version.Name, o.Version.Version, ex);
                 profile = null;
             }
@@ -505,8 +552,9 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         {
             await _profiles.SaveAsync(version, profile, _stop.Token).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or ReferenceProfileMismatchException or OperationCanceledException)
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
+            // The profile stays in use in this process; only its storage (file, registry attachment) failed.
             MonitoringLog.ProfileUnusable(_logger, version.Name, version.Version, ex);
         }
     }
@@ -736,7 +784,33 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private sealed record Observed(ModelVersion Version, NamedTensor[] Inputs, NamedTensor[] Outputs, TimeSpan Duration, DateTimeOffset CompletedAt, string? RequestId);
+    private sealed record Observed(ModelVersion Version, NamedTensor[] Inputs, NamedTensor[] Outputs, TimeSpan Duration, DateTimeOffset CompletedAt, string? RequestId, Array?[] Rented)
+    {
+        /// <summary>Hands the pooled copies back; the tensors must not be read afterwards.</summary>
+        public void ReturnBuffers()
+        {
+            for (int i = 0; i < Rented.Length; i++)
+            {
+                switch (Rented[i])
+                {
+                    case float[] f:
+                        System.Buffers.ArrayPool<float>.Shared.Return(f);
+                        break;
+                    case double[] d:
+                        System.Buffers.ArrayPool<double>.Shared.Return(d);
+                        break;
+                    case long[] l:
+                        System.Buffers.ArrayPool<long>.Shared.Return(l);
+                        break;
+                    case int[] n:
+                        System.Buffers.ArrayPool<int>.Shared.Return(n);
+                        break;
+                }
+
+                Rented[i] = null;
+            }
+        }
+    }
 
     private sealed record LabelItem(string RequestId, double Label, TaskCompletionSource<LabelJoinResult> Result);
 
@@ -773,7 +847,11 @@ public sealed record MonitoredModelState(
     long CurrentWindowRows,
     long ObservedRequests,
     IReadOnlyList<WindowReport> RecentWindows,
-    IReadOnlyList<AlertRuleStatus> Alerts);
+    IReadOnlyList<AlertRuleStatus> Alerts)
+{
+    /// <summary>Gets when the open window started (UTC, by the monitor's clock).</summary>
+    public DateTimeOffset CurrentWindowStart { get; init; }
+}
 
 /// <summary>The state of one alert rule for one model version.</summary>
 /// <param name="Rule">The rule name.</param>

@@ -7,6 +7,7 @@ using ModelKit.Monitoring.Alerts;
 using ModelKit.Monitoring.Capture;
 using ModelKit.Monitoring.Internal;
 using ModelKit.Monitoring.Profiles;
+using ModelKit.Registry;
 using ModelKit.Serving;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -18,7 +19,8 @@ public static class MonitoringModelKitBuilderExtensions
     /// Registers <see cref="ModelMonitor"/> (a singleton) as an <see cref="IInferenceObserver"/>, so the session pool feeds
     /// it every answered request; <see cref="MonitoringOptions"/>, validated at host start (rules naming unknown metrics,
     /// windows of size zero, bad URLs fail with messages that quote the values); <see cref="IReferenceProfileStore"/>
-    /// (<see cref="FileReferenceProfileStore"/> under the data directory); <see cref="LoggerAlertSink"/>; and the
+    /// (<see cref="RegistryReferenceProfileStore"/>: the profile is an attachment of the version in the registry, when an
+    /// <c>IModelRegistry</c> is registered; otherwise <see cref="FileReferenceProfileStore"/> under the data directory); <see cref="LoggerAlertSink"/>; and the
     /// Alertmanager, webhook and JSON Lines capture sinks when the options configure them. A host adds its own sinks by
     /// registering more <see cref="IAlertSink"/> services, or its own capture by registering an <see cref="ICaptureSink"/>.
     /// Safe to call more than once; every <paramref name="configure"/> delegate is applied in call order.
@@ -37,7 +39,9 @@ public static class MonitoringModelKitBuilderExtensions
             return builder;
         }
 
-        services.TryAddSingleton<IReferenceProfileStore, FileReferenceProfileStore>();
+        services.TryAddSingleton<IReferenceProfileStore>(static sp => sp.GetService<IModelRegistry>() is IModelRegistry registry
+            ? new RegistryReferenceProfileStore(registry, sp.GetRequiredService<IOptions<MonitoringOptions>>())
+            : new FileReferenceProfileStore(sp.GetRequiredService<IOptions<ModelKitOptions>>(), sp.GetRequiredService<IOptions<MonitoringOptions>>()));
         services.TryAddSingleton<MonitoringSinks>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IAlertSink, LoggerAlertSink>());
         services.TryAddSingleton(static sp =>

@@ -10,8 +10,8 @@ namespace ModelKit.Monitoring.Profiles;
 /// Stores reference profiles as JSON files in the monitoring data folder,
 /// <c>{DataDirectory}/monitoring/profiles/{model}/{version}-{first 16 hex digits of the artifact digest}.json</c>: keyed by
 /// model name, version and artifact digest, so a profile can never be applied to another artifact. Written to a
-/// temporary file, flushed, then renamed. Registry versions are immutable, so the profile lives beside the registry
-/// rather than in it. Thread-safe.
+/// temporary file, flushed, then renamed. The store of hosts without a model registry; with one, <c>AddMonitoring()</c>
+/// uses <see cref="RegistryReferenceProfileStore"/>, which keeps the profile with the version. Thread-safe.
 /// </summary>
 public sealed class FileReferenceProfileStore : IReferenceProfileStore
 {

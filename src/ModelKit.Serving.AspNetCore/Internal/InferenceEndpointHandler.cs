@@ -113,7 +113,10 @@ internal sealed class InferenceEndpointHandler
             deadline = _time.GetUtcNow() + timeout;
         }
 
-        var runOptions = deadline is null && request.Priority == InferencePriority.Normal ? null : new InferenceRequestOptions { Deadline = deadline, Priority = request.Priority };
+        // The request's "id" travels as the pool's request id, so observers (monitoring) can join labels posted later by it.
+        var runOptions = deadline is null && request.Priority == InferencePriority.Normal && string.IsNullOrEmpty(request.Id)
+            ? null
+            : new InferenceRequestOptions { Deadline = deadline, Priority = request.Priority, RequestId = string.IsNullOrEmpty(request.Id) ? null : request.Id };
         return await _pool.RunAsync(reference, request.Inputs, runOptions, cancellationToken).ConfigureAwait(false);
     }
 

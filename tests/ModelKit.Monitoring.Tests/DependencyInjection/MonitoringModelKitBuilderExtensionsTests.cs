@@ -32,6 +32,7 @@ public sealed class MonitoringModelKitBuilderExtensionsTests : IDisposable
         MonitoringOptions options = provider.GetRequiredService<IOptions<MonitoringOptions>>().Value;
         Assert.Equal(50, options.WindowSize);
         Assert.Equal(0.5, options.SamplingRate);
+        // Without a registry the profiles go to files in the data directory.
         Assert.IsType<FileReferenceProfileStore>(provider.GetRequiredService<IReferenceProfileStore>());
         Assert.IsType<LoggerAlertSink>(Assert.Single(provider.GetServices<IAlertSink>()));
     }
