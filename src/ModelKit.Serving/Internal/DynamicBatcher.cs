@@ -201,7 +201,7 @@ internal sealed class DynamicBatcher
         }
         catch (Exception ex)
         {
-            ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
+            ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
             return Task.FromException<BatchOutcome>(ex);
         }
         finally
@@ -585,7 +585,7 @@ internal sealed class DynamicBatcher
         }
         catch (Exception ex)
         {
-            ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
+            ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
             foreach (Request r in requests)
             {
                 r.Error ??= ex;
