@@ -27,13 +27,12 @@ public sealed class TemplateConsumerTests(PackagesFixture packages, ITestOutputH
         output.WriteLine($"packed {packages.Version} in {packages.PackTime.TotalSeconds:F0} s");
         string work = Path.Combine(packages.ConsumerDirectory, "templates");
         Directory.CreateDirectory(work);
-        string hive = $"--debug:custom-hive={packages.TemplateHive}";
         string templatesPackage = Path.Combine(packages.PackagesDirectory, $"ModelKit.Templates.{packages.Version}.nupkg");
         Assert.True(File.Exists(templatesPackage), $"'{templatesPackage}' was not packed. Packages: {string.Join(", ", Directory.GetFiles(packages.PackagesDirectory).Select(Path.GetFileName))}");
 
-        await PackagesFixture.DotnetAsync(work, BuildTimeout, "new", "install", templatesPackage, hive);
-        await PackagesFixture.DotnetAsync(work, BuildTimeout, "new", "modelkit-train", "-n", "FashionTrainer", "-o", "FashionTrainer", "--no-restore", hive);
-        await PackagesFixture.DotnetAsync(work, BuildTimeout, "new", "modelkit-api", "-n", "FashionApi", "-o", "FashionApi", "--no-restore", hive);
+        await PackagesFixture.DotnetAsync(work, BuildTimeout, "new", "--debug:custom-hive", packages.TemplateHive, "install", templatesPackage);
+        await PackagesFixture.DotnetAsync(work, BuildTimeout, "new", "--debug:custom-hive", packages.TemplateHive, "modelkit-train", "-n", "FashionTrainer", "-o", "FashionTrainer", "--no-restore");
+        await PackagesFixture.DotnetAsync(work, BuildTimeout, "new", "--debug:custom-hive", packages.TemplateHive, "modelkit-api", "-n", "FashionApi", "-o", "FashionApi", "--no-restore");
         AssertNoPathIntoRepository(work);
         string trainerProject = File.ReadAllText(Path.Combine(work, "FashionTrainer", "FashionTrainer.csproj"));
         Assert.Contains($"<ModelKitVersion>{packages.Version}</ModelKitVersion>", trainerProject, StringComparison.Ordinal);
