@@ -8,7 +8,7 @@ namespace ModelKit.Packaging.Tests;
 /// ModelKit.Onnx and Microsoft.ML.OnnxRuntime (plus the DI container it builds its services with), registers a
 /// third-party ONNX model, runs it, and must not get libtorch or ModelKit's training shim in its output.
 /// </summary>
-[Collection(PackagesCollection.Name)]
+[Collection(PackedModelKitDefinition.Name)]
 public sealed class ServingConsumerTests(PackagesFixture packages, ITestOutputHelper output)
 {
     private const string Program = """

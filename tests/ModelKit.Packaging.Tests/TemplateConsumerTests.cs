@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
+using ModelKit.Registry;
 using ModelKit.Serving;
 using Xunit.Abstractions;
 
@@ -14,7 +15,7 @@ namespace ModelKit.Packaging.Tests;
 /// repository, build it with warnings as errors against the packed ModelKit packages, train one short epoch into a
 /// registry, serve that registry and ask it for one prediction over the Open Inference Protocol v2.
 /// </summary>
-[Collection(PackagesCollection.Name)]
+[Collection(PackedModelKitDefinition.Name)]
 public sealed class TemplateConsumerTests(PackagesFixture packages, ITestOutputHelper output)
 {
     private static readonly TimeSpan BuildTimeout = TimeSpan.FromMinutes(8);
