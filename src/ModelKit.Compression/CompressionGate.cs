@@ -62,7 +62,7 @@ public sealed class CompressionGate : ICompressionGate, IDisposable
         _compressor = compressor;
         _options = options.Value;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Meter meter = ModelKit.Diagnostics.ModelKitTelemetry.CreateMeter(meterFactory, OnnxModelCompressor.TelemetryName, out _ownedMeter);
+        Meter meter = ModelKit.Diagnostics.ModelKitTelemetryHelpers.CreateMeter(meterFactory, OnnxModelCompressor.TelemetryName, out _ownedMeter);
         _decisions = meter.CreateCounter<long>(
             "modelkit.compression.gate.decisions", "{decision}", "Compression gate runs by outcome (modelkit.compression.gate.outcome: promoted, rejected, alias_moved).");
     }

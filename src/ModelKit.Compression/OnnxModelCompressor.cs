@@ -54,7 +54,7 @@ public sealed partial class OnnxModelCompressor : IModelCompressor, IDisposable
     {
         _sessions = sessions;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
-        Meter meter = ModelKit.Diagnostics.ModelKitTelemetry.CreateMeter(meterFactory, TelemetryName, out _ownedMeter);
+        Meter meter = ModelKit.Diagnostics.ModelKitTelemetryHelpers.CreateMeter(meterFactory, TelemetryName, out _ownedMeter);
         _duration = meter.CreateHistogram<double>(
             "modelkit.compression.step.duration", "s", "Time one compression step took, by step kind (modelkit.compression.step).");
     }
@@ -69,14 +69,14 @@ public sealed partial class OnnxModelCompressor : IModelCompressor, IDisposable
         ArgumentNullException.ThrowIfNull(recipe);
         recipe.Validate();
         cancellationToken.ThrowIfCancellationRequested();
-        using Activity? activity = ModelKit.Diagnostics.ModelKitTelemetry.StartActivity(s_activitySource, "modelkit.compression.compress");
+        using Activity? activity = ModelKit.Diagnostics.ModelKitTelemetryHelpers.StartActivity(s_activitySource, "modelkit.compression.compress");
         try
         {
             return Task.FromResult(Compress(model, recipe, calibration, cancellationToken));
         }
         catch (Exception ex)
         {
-            ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
+            ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
             throw;
         }
     }

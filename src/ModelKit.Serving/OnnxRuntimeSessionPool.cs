@@ -97,7 +97,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(inputs);
         long start = Stopwatch.GetTimestamp();
-        using Activity? activity = ModelKitTelemetry.StartActivity(ServingMetrics.ActivitySource, "modelkit.serving.request");
+        using Activity? activity = ModelKitTelemetryHelpers.StartActivity(ServingMetrics.ActivitySource, "modelkit.serving.request");
         Generation generation = await AcquireGenerationAsync(reference, cancellationToken).ConfigureAwait(false);
         try
         {
@@ -131,7 +131,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         }
         catch (Exception ex)
         {
-            ModelKitTelemetry.RecordError(activity, ex);
+            ModelKitTelemetryHelpers.RecordError(activity, ex);
             if (_metrics.RequestDuration.Enabled)
             {
                 KeyValuePair<string, object?>[] tags = [.. generation.Tags, new(ServingMetrics.ErrorTypeTag, ex.GetType().FullName)];

@@ -17,7 +17,7 @@ internal sealed class MonitoringMetrics : IDisposable
 
     public MonitoringMetrics(IMeterFactory? meterFactory)
     {
-        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, MeterName, out _owned);
+        Meter meter = ModelKitTelemetryHelpers.CreateMeter(meterFactory, MeterName, out _owned);
         Observations = meter.CreateCounter<long>("modelkit.monitoring.observations", "{request}", "Answered requests seen by the monitoring hook, by outcome: sampled, skipped (not sampled) or dropped (queue full).");
         NonFinite = meter.CreateCounter<long>("modelkit.monitoring.nonfinite_inputs", "{element}", "NaN or infinite input elements, kept out of every sketch.");
         Labels = meter.CreateCounter<long>("modelkit.monitoring.labels", "{label}", "Labels posted, by outcome: joined or unknown.");

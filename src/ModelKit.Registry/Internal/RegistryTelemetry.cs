@@ -17,7 +17,7 @@ internal sealed class RegistryTelemetry : IDisposable
 
     public RegistryTelemetry(IMeterFactory? meterFactory)
     {
-        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, Name, out _ownedMeter);
+        Meter meter = ModelKitTelemetryHelpers.CreateMeter(meterFactory, Name, out _ownedMeter);
 
         Registrations = meter.CreateCounter<long>(
             "modelkit.registry.registrations",
@@ -30,9 +30,9 @@ internal sealed class RegistryTelemetry : IDisposable
 
     /// <summary>Starts an activity only when the source has listeners.</summary>
     public static Activity? StartActivity(string operation, string modelName) =>
-        ModelKitTelemetry.StartActivity(ActivitySource, operation)?.SetTag(ModelNameTag, modelName);
+        ModelKitTelemetryHelpers.StartActivity(ActivitySource, operation)?.SetTag(ModelNameTag, modelName);
 
-    public static void RecordError(Activity? activity, Exception exception) => ModelKitTelemetry.RecordError(activity, exception);
+    public static void RecordError(Activity? activity, Exception exception) => ModelKitTelemetryHelpers.RecordError(activity, exception);
 
     public void Dispose() => _ownedMeter?.Dispose();
 }

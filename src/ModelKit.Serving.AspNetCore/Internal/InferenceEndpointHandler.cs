@@ -44,7 +44,7 @@ internal sealed class InferenceEndpointHandler
         _readiness = readiness;
         _time = time;
         _logger = logger;
-        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, MeterName, out _);
+        Meter meter = ModelKitTelemetryHelpers.CreateMeter(meterFactory, MeterName, out _);
         _requests = meter.CreateCounter<long>("modelkit.endpoints.requests", "{request}", "Inference requests answered by the Open Inference Protocol endpoints, by protocol and status code.");
         Limits = new OipLimits(_options.MaxElementCount, _options.MaxInputCount, _options.MaxStringBytes);
     }

@@ -200,7 +200,7 @@ internal sealed class DynamicBatcher
         }
         catch (Exception ex)
         {
-            ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
+            ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
             return Task.FromException<BatchOutcome>(ex);
         }
         finally
@@ -594,7 +594,7 @@ internal sealed class DynamicBatcher
         }
         catch (Exception ex)
         {
-            ModelKit.Diagnostics.ModelKitTelemetry.RecordError(activity, ex);
+            ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
             foreach (Request r in requests)
             {
                 r.Fail(ex);

@@ -41,7 +41,7 @@ internal sealed class ServingMetrics : IDisposable
 
     public ServingMetrics(IMeterFactory? meterFactory)
     {
-        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, MeterName, out _ownedMeter);
+        Meter meter = ModelKitTelemetryHelpers.CreateMeter(meterFactory, MeterName, out _ownedMeter);
         InferenceDuration = Duration(meter, InferenceDurationName, "Duration of one inference session Run call, from input validation to managed outputs.");
         RequestDuration = Duration(meter, RequestDurationName, "Duration of one pool request, from arrival to result (queue wait plus run).");
         QueueDuration = Duration(meter, QueueDurationName, "Time a request waited in its model's queue before its batch started.");

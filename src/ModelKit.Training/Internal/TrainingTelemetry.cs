@@ -16,7 +16,7 @@ internal sealed class TrainingTelemetry : IDisposable
 
     public TrainingTelemetry(IMeterFactory? meterFactory)
     {
-        Meter meter = ModelKitTelemetry.CreateMeter(meterFactory, Name, out _ownedMeter);
+        Meter meter = ModelKitTelemetryHelpers.CreateMeter(meterFactory, Name, out _ownedMeter);
 
         EpochDuration = meter.CreateHistogram<double>(
             "modelkit.training.epoch.duration",
@@ -35,9 +35,9 @@ internal sealed class TrainingTelemetry : IDisposable
     public Counter<long> Samples { get; }
 
     /// <summary>Starts an activity only when the source has listeners.</summary>
-    public static Activity? StartActivity(string operation) => ModelKitTelemetry.StartActivity(ActivitySource, operation);
+    public static Activity? StartActivity(string operation) => ModelKitTelemetryHelpers.StartActivity(ActivitySource, operation);
 
-    public static void RecordError(Activity? activity, Exception exception) => ModelKitTelemetry.RecordError(activity, exception);
+    public static void RecordError(Activity? activity, Exception exception) => ModelKitTelemetryHelpers.RecordError(activity, exception);
 
     public void Dispose() => _ownedMeter?.Dispose();
 }

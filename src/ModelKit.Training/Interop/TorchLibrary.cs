@@ -1,5 +1,7 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
 
 namespace ModelKit.Training.Interop;
 
@@ -12,7 +14,7 @@ internal static class TorchLibrary
     /// <summary>The library name used by every <c>LibraryImport</c> in this assembly.</summary>
     public const string Name = "modelkit_torch";
 
-    /// <summary>The file that eng/setup.sh builds into artifacts/native/lib.</summary>
+    /// <summary>The shim's file: in runtimes/linux-x64/native/ of the ModelKit.Training.Native.linux-x64 package (eng/setup.sh builds it).</summary>
     public const string FileName = "libmodelkit_torch.so";
 
     /// <summary>The engine name carried by <see cref="NativeEngineException.Engine"/>.</summary>
@@ -27,8 +29,8 @@ internal static class TorchLibrary
     public static string? LoadedFrom => Volatile.Read(ref s_loadedFrom);
 
     /// <summary>
-    /// Loads the shim once per process: from <paramref name="configuredPath"/> when given, otherwise from
-    /// <see cref="AppContext.BaseDirectory"/> and then the loader's search path.
+    /// Loads the shim once per process: from <paramref name="configuredPath"/> when given, otherwise where .NET's native
+    /// library probing looks (<see cref="DefaultCandidates"/>) and then the system loader's search path.
     /// </summary>
     /// <param name="configuredPath">An explicit path, or <see langword="null"/> for the default search.</param>
     /// <exception cref="NativeEngineException">The library cannot be loaded, or another copy is already loaded.</exception>
@@ -56,32 +58,27 @@ internal static class TorchLibrary
                         ? new NativeEngineException(Engine, "LoadLibrary", 0,
                             $"The libtorch shim is already loaded from '{s_loadedFrom}', so '{fullConfigured}' (TorchTrainingOptions.LibraryPath) cannot be used: " +
                             "a process loads one copy. Use the same LibraryPath everywhere, or leave it unset.")
-                        : MissingLibrary([fullConfigured], [$"'{fullConfigured}': file not found"]);
+                        : DescribeLoadFailure([fullConfigured], [$"'{fullConfigured}': file not found"]);
                 }
 
                 return;
             }
 
-            string[] candidates = fullConfigured is not null
-                ? [fullConfigured]
-                : [Path.Combine(AppContext.BaseDirectory, FileName), FileName];
-            var failures = new List<string>(candidates.Length);
+            IReadOnlyList<string> candidates = fullConfigured is not null ? [fullConfigured] : DefaultCandidates();
+            var failures = new List<string>(candidates.Count);
             foreach (string candidate in candidates)
             {
-                try
+                if (TryLoad(candidate, out nint handle, out string? failure))
                 {
-                    nint handle = NativeLibrary.Load(candidate);
                     s_loadedFrom = candidate;
                     s_handle = handle;
                     return;
                 }
-                catch (Exception ex) when (ex is DllNotFoundException or BadImageFormatException)
-                {
-                    failures.Add($"'{candidate}': {ex.Message}");
-                }
+
+                failures.Add(failure);
             }
 
-            throw MissingLibrary(candidates, failures);
+            throw DescribeLoadFailure(candidates, failures);
         }
     }
 
@@ -122,11 +119,99 @@ internal static class TorchLibrary
         _ => "unknown status",
     };
 
-    private static NativeEngineException MissingLibrary(IReadOnlyList<string> candidates, IReadOnlyList<string> failures) =>
-        new(Engine, "LoadLibrary", 0,
-            $"Could not load the libtorch shim {FileName}; tried {string.Join(", ", candidates.Select(c => $"'{c}'"))}. " +
-            $"Run 'bash eng/setup.sh' to build it into artifacts/native/lib (test and sample builds copy it next to their output), " +
-            $"or set TorchTrainingOptions.LibraryPath to its location. Loader messages: {string.Join(" | ", failures)}");
+    /// <summary>
+    /// The places .NET's native library probing looks, in its order: the directories the host lists in
+    /// <c>NATIVE_DLL_SEARCH_DIRECTORIES</c> (from the app's deps.json: the app folder, and <c>runtimes/linux-x64/native/</c>
+    /// of a framework-dependent app that references the ModelKit.Training.Native.linux-x64 package), the app folder, and
+    /// finally the bare file name for the system loader (<c>LD_LIBRARY_PATH</c>, ld.so.cache).
+    /// </summary>
+    /// <returns>Full paths of existing files first, then the bare file name.</returns>
+    internal static IReadOnlyList<string> DefaultCandidates()
+    {
+        var directories = new List<string>();
+        if (AppContext.GetData("NATIVE_DLL_SEARCH_DIRECTORIES") is string searchDirectories)
+        {
+            directories.AddRange(searchDirectories.Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+        }
+
+        directories.Add(AppContext.BaseDirectory);
+        directories.Add(Path.Combine(AppContext.BaseDirectory, "runtimes", "linux-x64", "native"));
+        var candidates = new List<string>();
+        foreach (string directory in directories)
+        {
+            string path = Path.GetFullPath(Path.Combine(directory, FileName));
+            if (File.Exists(path) && !candidates.Contains(path, StringComparer.Ordinal))
+            {
+                candidates.Add(path);
+            }
+        }
+
+        candidates.Add(FileName);
+        return candidates;
+    }
+
+    /// <summary>Loads one candidate; never throws for a library that is missing or cannot be loaded.</summary>
+    /// <param name="candidate">A full path, or a bare file name for the system loader.</param>
+    /// <param name="handle">The library handle, or 0.</param>
+    /// <param name="failure">The loader's message (it names a missing dependency such as <c>libtorch.so.1.13</c>), or <see langword="null"/>.</param>
+    /// <returns><see langword="true"/> when the library loaded.</returns>
+    internal static bool TryLoad(string candidate, out nint handle, [NotNullWhen(false)] out string? failure)
+    {
+        try
+        {
+            handle = NativeLibrary.Load(candidate);
+            failure = null;
+            return true;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or BadImageFormatException)
+        {
+            handle = 0;
+            failure = $"'{candidate}': {ex.Message}";
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// The error for a shim that did not load. When the shim was found but a libtorch library it needs was not
+    /// (libtorch, libtorch_cpu, libc10, libgloo, libopenblas), the message says that libtorch is a system dependency
+    /// and names the Debian packages to install; otherwise it says where the shim comes from.
+    /// </summary>
+    /// <param name="candidates">The paths or names tried.</param>
+    /// <param name="failures">The loader's message for each.</param>
+    /// <returns>The exception to throw (operation <c>LoadLibrary</c>).</returns>
+    internal static NativeEngineException DescribeLoadFailure(IReadOnlyList<string> candidates, IReadOnlyList<string> failures)
+    {
+        string tried = string.Join(", ", candidates.Select(c => $"'{c}'"));
+        string loader = string.Join(" | ", failures);
+        var missingDependencies = failures
+            .SelectMany(f => s_missingDependency.Matches(f))
+            .Select(m => m.Groups["lib"].Value)
+            .Distinct(StringComparer.Ordinal)
+            .ToList();
+        if (missingDependencies.Count > 0)
+        {
+            return new NativeEngineException(Engine, "LoadLibrary", 0,
+                $"libtorch is not installed: the libtorch shim {FileName} was found but needs {string.Join(", ", missingDependencies)}, which the system loader cannot find. " +
+                $"libtorch 1.13 is a system dependency of ModelKit.Training (serving, the registry and compression never need it); on Debian 12 install it with " +
+                $"'sudo apt-get install {RuntimePackages}' (or the development packages '{DevelopmentPackages}'). Tried {tried}. Loader messages: {loader}");
+        }
+
+        return new NativeEngineException(Engine, "LoadLibrary", 0,
+            $"Could not load the libtorch shim {FileName}; tried {tried}. It ships in the ModelKit.Training.Native.linux-x64 package " +
+            $"(runtimes/linux-x64/native/, a dependency of ModelKit.Training, linux-x64 only); in a source checkout 'bash eng/setup.sh' builds it into " +
+            $"artifacts/native/lib and test and sample builds copy it next to their output. Or set TorchTrainingOptions.LibraryPath to its location. " +
+            $"libtorch itself comes from Debian: 'sudo apt-get install {RuntimePackages}'. Loader messages: {loader}");
+    }
+
+    /// <summary>Debian 12 packages with the libraries the shim links against (runtime only).</summary>
+    internal const string RuntimePackages = "libtorch1.13 libgloo0 libopenblas0-pthread";
+
+    /// <summary>Debian 12 development packages that bring the same libraries (what eng/setup.sh installs).</summary>
+    internal const string DevelopmentPackages = "libtorch-dev libgloo-dev libopenblas0-pthread";
+
+    private static readonly Regex s_missingDependency = new(
+        @"(?<lib>lib(?:torch|torch_cpu|c10|gloo|openblas|shm)[A-Za-z0-9_.\-]*\.so[0-9.]*): cannot open shared object file",
+        RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
     {

@@ -11,7 +11,7 @@ public sealed class ModelKitTelemetryTests
     {
         using var source = new ActivitySource($"test.{Guid.NewGuid():N}");
 
-        Assert.Null(ModelKitTelemetry.StartActivity(source, "op"));
+        Assert.Null(ModelKitTelemetryHelpers.StartActivity(source, "op"));
     }
 
     [Fact]
@@ -25,8 +25,8 @@ public sealed class ModelKitTelemetryTests
         };
         ActivitySource.AddActivityListener(listener);
 
-        using Activity? activity = ModelKitTelemetry.StartActivity(source, "modelkit.test.op");
-        ModelKitTelemetry.RecordError(activity, new InvalidModelException("bad bytes"));
+        using Activity? activity = ModelKitTelemetryHelpers.StartActivity(source, "modelkit.test.op");
+        ModelKitTelemetryHelpers.RecordError(activity, new InvalidModelException("bad bytes"));
 
         Assert.NotNull(activity);
         Assert.Equal("modelkit.test.op", activity.OperationName);
@@ -40,8 +40,8 @@ public sealed class ModelKitTelemetryTests
     {
         using var factory = new ListMeterFactory();
 
-        Meter fromFactory = ModelKitTelemetry.CreateMeter(factory, ModelKitTelemetry.ServingName, out Meter? notOwned);
-        Meter standalone = ModelKitTelemetry.CreateMeter(null, ModelKitTelemetry.ServingName, out Meter? owned);
+        Meter fromFactory = ModelKitTelemetryHelpers.CreateMeter(factory, ModelKitTelemetry.ServingName, out Meter? notOwned);
+        Meter standalone = ModelKitTelemetryHelpers.CreateMeter(null, ModelKitTelemetry.ServingName, out Meter? owned);
         using (owned)
         {
             Assert.Null(notOwned);

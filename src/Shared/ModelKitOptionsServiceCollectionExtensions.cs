@@ -4,7 +4,11 @@ using Microsoft.Extensions.Options;
 namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>How ModelKit's feature packages register their options, so that every <c>Add*()</c> is safe to call twice.</summary>
-public static class ModelKitOptionsServiceCollectionExtensions
+/// <remarks>
+/// Shared source (src/Shared), compiled as an internal class into each ModelKit library that registers options: an
+/// implementation helper, not public API.
+/// </remarks>
+internal static class ModelKitOptionsServiceCollectionExtensions
 {
     /// <summary>
     /// Registers <typeparamref name="TOptions"/> with DataAnnotations validation, the cross-field
