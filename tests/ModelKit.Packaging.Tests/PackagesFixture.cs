@@ -46,33 +46,11 @@ public sealed class PackagesFixture : IAsyncLifetime
         Directory.CreateDirectory(ConsumerDirectory);
         Directory.CreateDirectory(TemplateHive);
         var clock = System.Diagnostics.Stopwatch.StartNew();
-        string packScript = Path.Combine(RepositoryRoot, "eng", "pack.sh");
-        if (File.Exists(packScript))
-        {
-            (int exitCode, string output) = await ConsumerProcess.RunAsync(
-                "bash", [packScript, "--version", Version, "--output", PackagesDirectory], RepositoryRoot, PackTimeout,
-                new Dictionary<string, string> { ["MODELKIT_SKIP_SETUP"] = "1" }); // the test command ran the set-up already
-            PackOutput = output;
-            Assert.True(exitCode == 0, $"eng/pack.sh --version {Version} --output {PackagesDirectory} exited with {exitCode}:\n{output}");
-        }
-        else
-        {
-            // Until eng/pack.sh exists: pack the libraries the consumers use and the templates, building in a folder
-            // of our own (--artifacts-path) so that a build of the repository running meanwhile is not disturbed.
-            string[] projects =
-            [
-                "src/ModelKit.Abstractions/ModelKit.Abstractions.csproj", "src/ModelKit.Onnx/ModelKit.Onnx.csproj",
-                "src/ModelKit.Registry/ModelKit.Registry.csproj", "src/ModelKit.Serving/ModelKit.Serving.csproj",
-                "src/ModelKit.Serving.AspNetCore/ModelKit.Serving.AspNetCore.csproj", "src/ModelKit.Training/ModelKit.Training.csproj",
-                "templates/ModelKit.Templates/ModelKit.Templates.csproj",
-            ];
-            foreach (string project in projects)
-            {
-                PackOutput += await DotnetAsync(RepositoryRoot, PackTimeout, "pack", project, "-c", "Release", "-o", PackagesDirectory,
-                    "--artifacts-path", Path.Combine(Root, "build"), $"-p:Version={Version}");
-            }
-        }
-
+        (int exitCode, string output) = await ConsumerProcess.RunAsync(
+            "bash", [Path.Combine(RepositoryRoot, "eng", "pack.sh"), "--version", Version, "--output", PackagesDirectory], RepositoryRoot, PackTimeout,
+            new Dictionary<string, string> { ["MODELKIT_SKIP_SETUP"] = "1" }); // the test command ran the set-up already
+        PackOutput = output;
+        Assert.True(exitCode == 0, $"eng/pack.sh --version {Version} --output {PackagesDirectory} exited with {exitCode}:\n{output}");
         PackTime = clock.Elapsed;
 
         await File.WriteAllTextAsync(Path.Combine(ConsumerDirectory, "nuget.config"), $"""
