@@ -9,7 +9,7 @@ namespace ModelKit.Packaging.Tests;
 /// shim under runtimes/linux-x64/native/; ModelKit.Training a dependency on it; and no .props/.targets that points into
 /// this repository.
 /// </summary>
-[Collection(PackagesCollection.Name)]
+[Collection(PackedModelKitDefinition.Name)]
 public sealed class PackageContentsTests(PackagesFixture packages)
 {
     private static readonly string[] Libraries =
