@@ -182,8 +182,10 @@ internal static class QuickStartJob
         {
             for (int i = caller; i < test.Count; i += EvaluationCallers)
             {
-                // Each caller awaits its answer before it sends the next request, as an independent client does; while
-                // it waits, the other callers' requests queue and the pool merges them into batches.
+                // Each caller gives its thread back between requests, as independent clients (for example HTTP
+                // requests) do: a request that runs alone on an idle model completes synchronously, and without the
+                // yield one caller could keep its thread for all its images while the other callers wait to start.
+                await Task.Yield();
                 var image = Tensor.Create(test.Features.Slice(i * test.SampleSize, test.SampleSize), shape);
                 InferenceResult result = await pool.RunAsync(reference, [new NamedTensor("input", image)], cancellationToken: ct);
                 ReadOnlySpan<float> logits = ((Tensor<float>)result.Outputs[0].Value).Span;
