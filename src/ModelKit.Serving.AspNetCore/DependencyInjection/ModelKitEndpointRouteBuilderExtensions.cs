@@ -51,8 +51,10 @@ public static class ModelKitEndpointRouteBuilderExtensions
 
     /// <summary>
     /// Maps the Open Inference Protocol v2 gRPC service <c>inference.GRPCInferenceService</c> (ServerLive, ServerReady,
-    /// ModelReady, ServerMetadata, ModelMetadata, ModelInfer). gRPC needs HTTP/2: over cleartext, give it an endpoint with
-    /// <c>HttpProtocols.Http2</c> (an <c>Http1AndHttp2</c> endpoint without TLS speaks HTTP/1.1 only).
+    /// ModelReady, ServerMetadata, ModelMetadata, ModelInfer; and RepositoryIndex, RepositoryModelLoad,
+    /// RepositoryModelUnload once <c>MapModelKitRepository()</c> enables them). gRPC needs HTTP/2: over cleartext, listen
+    /// with <c>KestrelServerOptions.ListenHttp1AndHttp2Cleartext(endPoint)</c> for REST and gRPC on one port, or give
+    /// gRPC an endpoint with <c>HttpProtocols.Http2</c> (an <c>Http1AndHttp2</c> endpoint without TLS speaks HTTP/1.1 only).
     /// </summary>
     /// <param name="endpoints">The application's route builder.</param>
     /// <returns>The service's convention builder.</returns>
