@@ -340,8 +340,9 @@ public sealed class FeatureExtractor
         for (int c = 0; c < channels; c++)
         {
             ReadOnlySpan<double> channel = sample.Slice(c * perChannel, perChannel);
-            double mean = 0;
-            double m2 = 0;
+            // Two passes (sum, then squared deviations from the mean): as stable as Welford's update without its
+            // division per element, which dominated the reduction of an image on the monitor's background loop.
+            double sum = 0;
             long n = 0;
             foreach (double v in channel)
             {
@@ -351,11 +352,20 @@ public sealed class FeatureExtractor
                 }
 
                 n++;
-                double delta = v - mean;
-                mean += delta / n;
-                m2 += delta * (v - mean);
+                sum += v;
                 squares += v * v;
                 quarters[v < 0.25 ? 0 : v < 0.5 ? 1 : v < 0.75 ? 2 : 3]++;
+            }
+
+            double mean = n == 0 ? 0 : sum / n;
+            double m2 = 0;
+            foreach (double v in channel)
+            {
+                if (double.IsFinite(v))
+                {
+                    double delta = v - mean;
+                    m2 += delta * delta;
+                }
             }
 
             finite += n;
