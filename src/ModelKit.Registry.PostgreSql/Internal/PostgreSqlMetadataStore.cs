@@ -758,32 +758,7 @@ internal sealed class PostgreSqlMetadataStore : IModelMetadataStore, IAsyncDispo
         await using var readerDisposal = reader.ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            string name = reader.GetString(0);
-            int version = reader.GetInt32(1);
-            try
-            {
-                versions.Add(new ModelVersion
-                {
-                    Name = name,
-                    Version = version,
-                    Digest = reader.GetString(2),
-                    SizeBytes = reader.GetInt64(3),
-                    Format = reader.GetString(4),
-                    Signature = RegistryText.DeserializeSignature(reader.GetString(5)),
-                    Metrics = RegistryText.DeserializeMetrics(reader.GetString(6)),
-                    Tags = RegistryText.DeserializeTags(reader.GetString(7)),
-                    Lineage = RegistryText.DeserializeLineage(reader.GetString(8)),
-                    Description = reader.IsDBNull(9) ? null : reader.GetString(9),
-                    CreatedAt = reader.GetFieldValue<DateTimeOffset>(10),
-                    IsArchived = reader.GetBoolean(11),
-                });
-            }
-            catch (Exception ex) when (ex is JsonException or FormatException or InvalidCastException)
-            {
-                throw new ModelKitException(
-                    $"The metadata of model '{name}' version {version} in the {Description} cannot be read: {ex.Message} " +
-                    "The database was edited outside ModelKit or written by an incompatible version; restore it from a backup.", ex);
-            }
+            versions.Add(RegistryText.ReadVersion(reader, static (r, i) => r.GetFieldValue<DateTimeOffset>(i), $"the {Description}"));
         }
 
         return versions;

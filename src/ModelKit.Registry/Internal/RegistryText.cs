@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
@@ -66,6 +67,45 @@ internal static class RegistryText
         }
 
         return (newTags, newMetrics);
+    }
+
+    /// <summary>
+    /// Reads one <see cref="ModelVersion"/> row of both metadata stores (columns: name, version, digest, size_bytes, format,
+    /// signature, metrics, tags, lineage, description, created_at, archived).
+    /// </summary>
+    /// <param name="reader">The reader, on the row.</param>
+    /// <param name="readTime">Reads column 10 (SQLite keeps text, PostgreSQL timestamptz).</param>
+    /// <param name="where">Where the row lives, for the message, for example <c>'/data/registry.db'</c>.</param>
+    /// <returns>The version.</returns>
+    /// <exception cref="ModelKitException">A JSON column or a value cannot be read.</exception>
+    public static ModelVersion ReadVersion(DbDataReader reader, Func<DbDataReader, int, DateTimeOffset> readTime, string where)
+    {
+        string name = reader.GetString(0);
+        int version = reader.GetInt32(1);
+        try
+        {
+            return new ModelVersion
+            {
+                Name = name,
+                Version = version,
+                Digest = reader.GetString(2),
+                SizeBytes = reader.GetInt64(3),
+                Format = reader.GetString(4),
+                Signature = DeserializeSignature(reader.GetString(5)),
+                Metrics = DeserializeMetrics(reader.GetString(6)),
+                Tags = DeserializeTags(reader.GetString(7)),
+                Lineage = DeserializeLineage(reader.GetString(8)),
+                Description = reader.IsDBNull(9) ? null : reader.GetString(9),
+                CreatedAt = readTime(reader, 10),
+                IsArchived = reader.GetFieldType(11) == typeof(bool) ? reader.GetBoolean(11) : reader.GetInt64(11) != 0,
+            };
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException or InvalidCastException)
+        {
+            throw new ModelKitException(
+                $"The metadata of model '{name}' version {version} in {where} cannot be read: {ex.Message} " +
+                "The database was edited outside ModelKit or written by an incompatible version; restore it from a backup.", ex);
+        }
     }
 
     private static T Deserialize<T>(string json, JsonTypeInfo<T> typeInfo) =>

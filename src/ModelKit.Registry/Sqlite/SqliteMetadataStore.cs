@@ -743,35 +743,8 @@ internal sealed class SqliteMetadataStore : IModelMetadataStore, IDisposable
         return versions;
     }
 
-    private ModelVersion ReadVersion(SqliteDataReader reader)
-    {
-        string name = reader.GetString(0);
-        int version = reader.GetInt32(1);
-        try
-        {
-            return new ModelVersion
-            {
-                Name = name,
-                Version = version,
-                Digest = reader.GetString(2),
-                SizeBytes = reader.GetInt64(3),
-                Format = reader.GetString(4),
-                Signature = RegistryText.DeserializeSignature(reader.GetString(5)),
-                Metrics = RegistryText.DeserializeMetrics(reader.GetString(6)),
-                Tags = RegistryText.DeserializeTags(reader.GetString(7)),
-                Lineage = RegistryText.DeserializeLineage(reader.GetString(8)),
-                Description = reader.IsDBNull(9) ? null : reader.GetString(9),
-                CreatedAt = RegistryText.ParseTime(reader.GetString(10)),
-                IsArchived = reader.GetInt64(11) != 0,
-            };
-        }
-        catch (Exception ex) when (ex is JsonException or FormatException or InvalidCastException)
-        {
-            throw new ModelKitException(
-                $"The metadata of model '{name}' version {version} in '{DatabasePath}' cannot be read: {ex.Message} " +
-                "The database was edited outside ModelKit or written by an incompatible version; restore it from a backup.", ex);
-        }
-    }
+    private ModelVersion ReadVersion(SqliteDataReader reader) =>
+        RegistryText.ReadVersion(reader, static (r, i) => RegistryText.ParseTime(r.GetString(i)), $"'{DatabasePath}'");
 
     /// <summary>Runs <paramref name="work"/> in a <c>BEGIN IMMEDIATE</c> transaction and commits it.</summary>
     private async Task<T> WriteAsync<T>(Func<SqliteConnection, SqliteTransaction, Task<T>> work, string what, CancellationToken cancellationToken)
