@@ -210,7 +210,7 @@ internal static class TorchLibrary
     internal const string DevelopmentPackages = "libtorch-dev libgloo-dev libopenblas0-pthread";
 
     private static readonly Regex s_missingDependency = new(
-        @"(?<lib>lib(?:torch|torch_cpu|c10|gloo|openblas|shm)[A-Za-z0-9_.\-]*\.so[0-9.]*): cannot open shared object file",
+        @"(?<lib>lib(?:torch|c10|gloo|openblas|shm)[^\s:/]*): cannot open shared object file",
         RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
 
     private static nint Resolve(string libraryName, Assembly assembly, DllImportSearchPath? searchPath)
