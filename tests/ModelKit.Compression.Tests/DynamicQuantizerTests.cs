@@ -63,7 +63,7 @@ public class DynamicQuantizerTests
                 wMax = Math.Max(wMax, Math.Abs(w[(k * 8) + n]));
             }
 
-            float dw = wMax / 127 / 2;
+            float dw = wMax / Internal.Quantization.WeightLimit / 2;
             for (int row = 0; row < 4; row++)
             {
                 double bound = 0;

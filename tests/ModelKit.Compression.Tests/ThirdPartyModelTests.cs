@@ -70,7 +70,9 @@ public class ThirdPartyModelTests(ITestOutputHelper output)
         (float[] expected, float[] actual, CompressionReport report) = await CompressAndRun(
             Classifier, new StaticQuantizationStep { Method = CalibrationMethod.Percentile, Percentile = 99.99 }, 48, 192);
 
-        Assert.True(TestModels.Cosine(expected, actual) >= 0.99, $"cosine {TestModels.Cosine(expected, actual)}");
+        // 7-bit weights (Quantization.WeightLimit, the same on every CPU): cosine 0.989 on an AVX2 CPU without VNNI (0.993
+        // with 8-bit weights on a VNNI CPU, where 8-bit weights do not saturate); the predicted classes must not change.
+        Assert.True(TestModels.Cosine(expected, actual) >= 0.985, $"cosine {TestModels.Cosine(expected, actual)}");
         Assert.Equal(TestModels.ArgMax(expected, 2), TestModels.ArgMax(actual, 2));
         Assert.Contains(report.Steps[0].Notes, n => n.Contains("opset upgraded from 9 to 13", StringComparison.Ordinal));
         Assert.True(report.SizeRatio < 0.55, $"size ratio {report.SizeRatio}");
@@ -89,7 +91,9 @@ public class ThirdPartyModelTests(ITestOutputHelper output)
     // The recogniser (SVTR neck, hard-swish convolutions) is sensitive to int8: quantizing every supported operator gives cosine
     // 0.86 on these inputs. A per-node sensitivity sweep found p2o.Conv.14 and p2o.Conv.1 cost the most; with them kept in
     // float, Add/Mul left in float and Percentile calibration, cosine is 0.93 and per-step top-1 agreement 83 %: below the 0.99
-    // that the classifier reaches. This test pins that level so a regression shows.
+    // that the classifier reaches (measured with 8-bit weights on a CPU with VNNI). Weights are now 7-bit on every CPU
+    // (Quantization.WeightLimit: without VNNI, 8-bit weights saturate ONNX Runtime's u8×s8 kernel), which costs this
+    // sensitive model more: cosine 0.853 and top-1 agreement 77.5 % on an AVX2 CPU. This test pins that level so a regression shows.
     [Fact]
     public async Task PaddleOcrRecognizer_StaticInt8OfConvAndMatMul_StaysNearTheFloatModel()
     {
@@ -106,8 +110,8 @@ public class ThirdPartyModelTests(ITestOutputHelper output)
         int[] a = TestModels.ArgMax(expected, 6625), b = TestModels.ArgMax(actual, 6625);
         double agreement = a.Zip(b).Count(p => p.First == p.Second) / (double)a.Length;
         output.WriteLine($"per-step top-1 agreement {agreement:P2}");
-        Assert.True(cosine >= 0.92, $"cosine {cosine}");
-        Assert.True(agreement >= 0.8, $"agreement {agreement}");
+        Assert.True(cosine >= 0.84, $"cosine {cosine}");
+        Assert.True(agreement >= 0.72, $"agreement {agreement}");
         Assert.True(report.SizeRatio < 0.35, $"size ratio {report.SizeRatio}");
     }
 

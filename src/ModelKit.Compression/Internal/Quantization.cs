@@ -6,7 +6,17 @@ namespace ModelKit.Compression.Internal;
 /// </summary>
 internal static class Quantization
 {
-    /// <summary>Symmetric int8 scales, one per channel along <paramref name="axis"/> (or one for the whole tensor when <paramref name="axis"/> is -1): max|w| / 127.</summary>
+    /// <summary>
+    /// The largest magnitude a quantized weight takes: 63, i.e. 7-bit weights stored as int8 ("reduce range"). ONNX Runtime
+    /// multiplies uint8 activations by int8 weights with VPMADDUBSW on x86-64 CPUs that have AVX2 or AVX-512 but not VNNI;
+    /// it adds two u8×s8 products into a saturating int16, which overflows for 255 × 127 × 2 = 64,770 and silently corrupts
+    /// results (ONNX Runtime's quantization documentation, "When and why do I need to try U8U8?" / reduce_range). With
+    /// |q| ≤ 63 a pair stays within 2 × 255 × 63 = 32,130 &lt; 32,767, so the model computes the same on every CPU, with
+    /// or without VNNI. The cost is one bit of weight resolution.
+    /// </summary>
+    public const int WeightLimit = 63;
+
+    /// <summary>Symmetric int8 weight scales, one per channel along <paramref name="axis"/> (or one for the whole tensor when <paramref name="axis"/> is -1): max|w| / <see cref="WeightLimit"/>.</summary>
     public static float[] SymmetricScales(ReadOnlySpan<float> w, long[] dims, int axis)
     {
         if (axis < 0)
@@ -17,7 +27,7 @@ internal static class Quantization
                 max = Math.Max(max, Math.Abs(v));
             }
 
-            return [ScaleFor(max)];
+            return [ScaleFor(max, WeightLimit)];
         }
 
         (int outer, int channels, int inner) = Split(dims, axis);
@@ -39,13 +49,13 @@ internal static class Quantization
 
         for (int c = 0; c < channels; c++)
         {
-            maxima[c] = ScaleFor(maxima[c]);
+            maxima[c] = ScaleFor(maxima[c], WeightLimit);
         }
 
         return maxima;
     }
 
-    /// <summary>Quantizes to int8 with zero point 0 using per-channel (or one) scales.</summary>
+    /// <summary>Quantizes weights to int8 in [−<see cref="WeightLimit"/>, <see cref="WeightLimit"/>] with zero point 0 using per-channel (or one) scales.</summary>
     public static sbyte[] QuantizeInt8(ReadOnlySpan<float> w, long[] dims, int axis, float[] scales)
     {
         var q = new sbyte[w.Length];
@@ -53,7 +63,7 @@ internal static class Quantization
         {
             for (int i = 0; i < w.Length; i++)
             {
-                q[i] = (sbyte)Math.Clamp(MathF.Round(w[i] / scales[0], MidpointRounding.ToEven), -127, 127);
+                q[i] = (sbyte)Math.Clamp(MathF.Round(w[i] / scales[0], MidpointRounding.ToEven), -WeightLimit, WeightLimit);
             }
 
             return q;
@@ -68,7 +78,7 @@ internal static class Quantization
                 float s = scales[c];
                 for (int i = start; i < start + inner; i++)
                 {
-                    q[i] = (sbyte)Math.Clamp(MathF.Round(w[i] / s, MidpointRounding.ToEven), -127, 127);
+                    q[i] = (sbyte)Math.Clamp(MathF.Round(w[i] / s, MidpointRounding.ToEven), -WeightLimit, WeightLimit);
                 }
             }
         }
@@ -92,9 +102,9 @@ internal static class Quantization
     }
 
     /// <summary>The int8 scale for the symmetric range [−a, a], a = max(|min|, |max|): scale = a / 127, zero point 0.</summary>
-    public static float SymmetricInt8(float min, float max) => ScaleFor(Math.Max(Math.Abs(min), Math.Abs(max)));
+    public static float SymmetricInt8(float min, float max) => ScaleFor(Math.Max(Math.Abs(min), Math.Abs(max)), 127);
 
-    private static float ScaleFor(float maxAbs) => maxAbs > 0 && float.IsFinite(maxAbs) ? maxAbs / 127f : 1f;
+    private static float ScaleFor(float maxAbs, int limit) => maxAbs > 0 && float.IsFinite(maxAbs) ? maxAbs / limit : 1f;
 
     /// <summary>Splits a shape around <paramref name="axis"/>: (product before, size of axis, product after).</summary>
     public static (int Outer, int Channels, int Inner) Split(long[] dims, int axis)
