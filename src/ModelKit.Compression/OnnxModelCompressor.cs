@@ -13,7 +13,7 @@ namespace ModelKit.Compression;
 /// <summary>
 /// The ONNX implementation of <see cref="IModelCompressor"/>: parses the model with ModelKit.Onnx (as untrusted input),
 /// applies each recipe step to the <c>ModelProto</c>, removes initializers nothing reads any more, validates the result
-/// with <see cref="OnnxModel.Validate(ModelKit.Onnx.Protobuf.ModelProto)"/>, and (when it has an <see cref="IInferenceSessionFactory"/>) checks that ONNX
+/// with <see cref="OnnxModel.Load(ReadOnlySpan{byte})"/>, and (when it has an <see cref="IInferenceSessionFactory"/>) checks that ONNX
 /// Runtime loads it. Thread-safe: every call works on its own copy of the model. Register it with
 /// <c>services.AddModelKit().AddCompression()</c>.
 /// </summary>
@@ -86,7 +86,9 @@ public sealed partial class OnnxModelCompressor : IModelCompressor, IDisposable
 
     private CompressionResult Compress(ReadOnlyMemory<byte> bytes, CompressionRecipe recipe, CalibrationData? calibration, CancellationToken cancellationToken)
     {
-        ModelProto model = OnnxModel.Load(bytes.Span);
+        // ModelKit.Onnx validates the untrusted bytes; this assembly then parses its own (internal) copy of the object model.
+        _ = OnnxModel.Load(bytes.Span);
+        ModelProto model = ModelProto.Parser.ParseFrom(bytes.Span);
         var graph = new OnnxGraph(model);
         graph.HoistConstants();
         var reports = new List<CompressionStepReport>(recipe.Steps.Count);
@@ -121,7 +123,7 @@ public sealed partial class OnnxModelCompressor : IModelCompressor, IDisposable
 
         try
         {
-            OnnxModel.Validate(model);
+            _ = OnnxModel.Load(model.ToByteArray());
         }
         catch (InvalidModelException ex)
         {

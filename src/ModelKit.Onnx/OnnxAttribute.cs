@@ -20,7 +20,7 @@ public sealed class OnnxAttribute
     public string Name => _proto.Name;
 
     /// <summary>Gets the attribute's value type (<c>AttributeProto.type</c>).</summary>
-    public AttributeProto.Types.AttributeType Type => _proto.Type;
+    internal AttributeProto.Types.AttributeType Type => _proto.Type;
 
     /// <summary>Creates a 64-bit integer attribute (ONNX type <c>INT</c>).</summary>
     /// <param name="name">The attribute name; not empty.</param>
@@ -78,13 +78,31 @@ public sealed class OnnxAttribute
         return new(new AttributeProto { Name = CheckName(name), Type = AttributeProto.Types.AttributeType.String, S = ByteString.CopyFromUtf8(value) });
     }
 
+    /// <summary>
+    /// Creates a float32 tensor attribute (ONNX type <c>TENSOR</c>), for example <c>value</c> of <c>Constant</c>, with
+    /// the elements stored in <c>raw_data</c> as little-endian IEEE 754 values in row-major order.
+    /// </summary>
+    /// <param name="name">The attribute name; not empty.</param>
+    /// <param name="tensorName">The tensor's own <c>name</c> (by convention the value name the <c>Constant</c> node produces); not empty.</param>
+    /// <param name="data">The elements in row-major order; copied.</param>
+    /// <param name="shape">The dimensions, each 0 or greater; their product must equal <c>data.Length</c>. Empty for a scalar.</param>
+    /// <returns>The attribute.</returns>
+    /// <exception cref="ArgumentException">A name is empty, a dimension is negative, or the element count does not match the shape.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="shape"/> is <see langword="null"/>.</exception>
+    public static OnnxAttribute Tensor(string name, string tensorName, ReadOnlySpan<float> data, params long[] shape)
+    {
+        string checkedName = CheckName(name);
+        TensorProto tensor = OnnxGraphBuilder.CreateRawTensor(tensorName, TensorElementType.Float, data, shape);
+        return new(new AttributeProto { Name = checkedName, Type = AttributeProto.Types.AttributeType.Tensor, T = tensor });
+    }
+
     /// <summary>Creates a tensor attribute (ONNX type <c>TENSOR</c>), for example <c>value</c> of <c>Constant</c>.</summary>
     /// <param name="name">The attribute name; not empty.</param>
     /// <param name="value">The tensor; copied.</param>
     /// <returns>The attribute.</returns>
     /// <exception cref="ArgumentException"><paramref name="name"/> is null or empty.</exception>
     /// <exception cref="ArgumentNullException"><paramref name="value"/> is <see langword="null"/>.</exception>
-    public static OnnxAttribute Tensor(string name, TensorProto value)
+    internal static OnnxAttribute Tensor(string name, TensorProto value)
     {
         ArgumentNullException.ThrowIfNull(value);
         return new(new AttributeProto { Name = CheckName(name), Type = AttributeProto.Types.AttributeType.Tensor, T = value.Clone() });
@@ -92,7 +110,7 @@ public sealed class OnnxAttribute
 
     /// <summary>Returns a new <c>AttributeProto</c> holding this attribute; the caller owns it.</summary>
     /// <returns>A copy of the attribute's protobuf message.</returns>
-    public AttributeProto ToProto() => _proto.Clone();
+    internal AttributeProto ToProto() => _proto.Clone();
 
     /// <inheritdoc />
     public override string ToString() => $"{Name} ({Type})";

@@ -128,6 +128,14 @@ public sealed class OnnxGraphBuilder
     private OnnxGraphBuilder AddRawInitializer<T>(string name, TensorElementType elementType, ReadOnlySpan<T> data, long[] shape)
         where T : unmanaged
     {
+        _initializers.Add(CreateRawTensor(name, elementType, data, shape));
+        return this;
+    }
+
+    /// <summary>Creates a tensor with its data in <c>raw_data</c> (little-endian, row-major); the checks and messages of <see cref="AddInitializer(string, ReadOnlySpan{float}, long[])"/>.</summary>
+    internal static TensorProto CreateRawTensor<T>(string name, TensorElementType elementType, ReadOnlySpan<T> data, long[] shape)
+        where T : unmanaged
+    {
         TensorProto tensor = CreateTensor(name, elementType, data.Length, shape);
         byte[] raw = MemoryMarshal.AsBytes(data).ToArray();
         if (!BitConverter.IsLittleEndian)
@@ -140,8 +148,7 @@ public sealed class OnnxGraphBuilder
         }
 
         tensor.RawData = UnsafeByteOperations.UnsafeWrap(raw);
-        _initializers.Add(tensor);
-        return this;
+        return tensor;
     }
 
     /// <summary>
@@ -152,7 +159,7 @@ public sealed class OnnxGraphBuilder
     /// <returns>This builder.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="tensor"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException">The tensor has no name, or its data is stored externally.</exception>
-    public OnnxGraphBuilder AddInitializer(TensorProto tensor)
+    internal OnnxGraphBuilder AddInitializer(TensorProto tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         if (string.IsNullOrEmpty(tensor.Name))
@@ -272,7 +279,7 @@ public sealed class OnnxGraphBuilder
     /// name is defined twice (graph input, initializer or node output), a graph output is listed twice, a node consumes
     /// a value that no graph input, initializer or earlier node defines, or a graph output is produced by no node.
     /// </exception>
-    public ModelProto Build()
+    internal ModelProto Build()
     {
         Validate();
         var graph = new GraphProto { Name = _graphName };
@@ -312,9 +319,17 @@ public sealed class OnnxGraphBuilder
         return model;
     }
 
-    /// <summary>Validates the graph and returns the serialized model (<c>Build().ToByteArray()</c>), ready to write as a <c>.onnx</c> file.</summary>
+    /// <summary>
+    /// Validates the graph and returns the serialized model (a <c>ModelProto</c>: <c>ir_version</c> from the opset, one
+    /// default-domain <c>opset_import</c>, the producer, the metadata, and the graph), ready to write as a <c>.onnx</c>
+    /// file or to pass to <see cref="OnnxModel.Load(ReadOnlySpan{byte})"/>.
+    /// </summary>
     /// <returns>The protobuf bytes; a new array the caller owns.</returns>
-    /// <exception cref="InvalidOperationException">The graph is invalid; see <see cref="Build"/>.</exception>
+    /// <exception cref="InvalidOperationException">
+    /// The graph is invalid; the message names the offending value or node: there is no input or no output, a value
+    /// name is defined twice (graph input, initializer or node output), a graph output is listed twice, a node consumes
+    /// a value that no graph input, initializer or earlier node defines, or a graph output is produced by no node.
+    /// </exception>
     public byte[] ToBytes() => Build().ToByteArray();
 
     private void Validate()

@@ -6,17 +6,30 @@ using ModelKit.Onnx.Protobuf;
 namespace ModelKit.Onnx;
 
 /// <summary>
-/// Reads, validates and describes ONNX models (<c>ModelProto</c>, onnx/onnx.proto; semantics in onnx/docs/IR.md).
-/// Every method is thread-safe; the returned messages are new objects the caller owns.
+/// A parsed and validated ONNX model (<c>ModelProto</c>, onnx/onnx.proto; semantics in onnx/docs/IR.md), loaded from
+/// bytes (<see cref="Load(ReadOnlySpan{byte})"/>), a stream (<see cref="Load(Stream, long)"/>) or a file
+/// (<see cref="LoadFile"/>). The object is opaque and immutable: read its signature (<see cref="ReadSignature()"/>),
+/// operator set imports, producer and metadata, or write it back (<see cref="ToArray"/>, <see cref="WriteTo"/>).
+/// ModelKit's protobuf classes are an implementation detail and not part of the API. Every member is thread-safe.
 /// </summary>
 /// <remarks>
 /// The input is treated as untrusted: it is size-limited before parsing, parsed with the complete schema of ONNX 1.19
-/// (IR version 12), and then checked in one walk over every message it holds (see
-/// <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>), because protobuf happily "parses" many random byte
-/// strings, and because ONNX Runtime acts on tensors wherever they are (including model-local functions, which it
-/// inlines, and external data files, which it opens).
+/// (IR version 12), and then checked in one walk over every message it holds (graphs, subgraphs at any depth, nodes,
+/// attributes, model-local functions and their attribute defaults, <c>training_info</c> graphs and bindings), because
+/// protobuf happily "parses" many random byte strings, and because ONNX Runtime acts on tensors wherever they are
+/// (including model-local functions, which it inlines, and external data files, which it opens):
+/// <list type="bullet">
+/// <item><c>ir_version</c> 1 or greater, a graph, a default-domain <c>opset_import</c>, at least one graph input that
+/// is not an initializer and one output, tensor types with a supported element type on them;</item>
+/// <item>no field that ONNX 1.19's <c>onnx.proto</c> does not define, unless <see cref="OnnxModelOptions.AllowUnknownFields"/>;</item>
+/// <item>the limits of <see cref="OnnxModelOptions"/>: model bytes, subgraph depth, nodes, tensors, bytes per tensor and in total;</item>
+/// <item>every tensor (initializer, sparse initializer, attribute <c>t</c>/<c>tensors</c>/<c>sparse_tensor</c>/<c>sparse_tensors</c>):
+/// a defined element type, dimensions 0 or greater whose product fits 64 bits, data that holds exactly the declared
+/// elements (so a shape like [2^40, 2^40] with a few bytes of <c>raw_data</c> is refused before anything allocates it);</item>
+/// <item>external data: refused for bytes and streams; checked against the model file's folder by <see cref="LoadFile"/>.</item>
+/// </list>
 /// </remarks>
-public static class OnnxModel
+public sealed class OnnxModel
 {
     private const string Expected = "expected a serialized onnx.ModelProto (.onnx file)";
     private static readonly OnnxModelOptions DefaultOptions = new();
@@ -41,12 +54,12 @@ public static class OnnxModel
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is outside 1 to 2,147,483,647.</exception>
     /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
-    public static ModelProto Load(Stream stream, long maxBytes = OnnxModelOptions.DefaultMaxModelBytes)
+    internal static ModelProto LoadProto(Stream stream, long maxBytes = OnnxModelOptions.DefaultMaxModelBytes)
     {
         ArgumentNullException.ThrowIfNull(stream);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBytes, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxBytes, OnnxModelOptions.DefaultMaxModelBytes);
-        return Load(stream, new OnnxModelOptions { MaxModelBytes = maxBytes });
+        return LoadProto(stream, new OnnxModelOptions { MaxModelBytes = maxBytes });
     }
 
     /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it.</summary>
@@ -56,7 +69,7 @@ public static class OnnxModel
     /// <exception cref="ArgumentNullException"><paramref name="stream"/> or <paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="options"/> is invalid; the message quotes each invalid value.</exception>
     /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
-    public static ModelProto Load(Stream stream, OnnxModelOptions options)
+    internal static ModelProto LoadProto(Stream stream, OnnxModelOptions options)
     {
         ArgumentNullException.ThrowIfNull(stream);
         OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
@@ -68,7 +81,7 @@ public static class OnnxModel
     /// <param name="data">The model bytes (at most 2,147,483,647, protobuf's limit).</param>
     /// <returns>The model.</returns>
     /// <exception cref="InvalidModelException">The bytes are empty, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
-    public static ModelProto Load(ReadOnlySpan<byte> data) => LoadCore(data, DefaultOptions, externalData: null);
+    internal static ModelProto LoadProto(ReadOnlySpan<byte> data) => LoadCore(data, DefaultOptions, externalData: null);
 
     /// <summary>Parses and validates a serialized model. External tensor data is refused: bytes have no folder to resolve it against.</summary>
     /// <param name="data">The model bytes.</param>
@@ -77,7 +90,7 @@ public static class OnnxModel
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
     /// <exception cref="ArgumentException"><paramref name="options"/> is invalid; the message quotes each invalid value.</exception>
     /// <exception cref="InvalidModelException">The bytes are empty, larger than the limit, not a <c>ModelProto</c>, or not a valid model; see <see cref="Validate(ModelProto, OnnxModelOptions, string?)"/>.</exception>
-    public static ModelProto Load(ReadOnlySpan<byte> data, OnnxModelOptions options)
+    internal static ModelProto LoadProto(ReadOnlySpan<byte> data, OnnxModelOptions options)
     {
         OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
         if (data.Length > options.MaxModelBytes)
@@ -107,7 +120,7 @@ public static class OnnxModel
     /// <exception cref="IOException">The file cannot be read.</exception>
     /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
     /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above (or cannot be checked); the message names the tensor, the location and the rule.</exception>
-    public static ModelProto LoadFile(string path, OnnxModelOptions? options = null)
+    internal static ModelProto LoadProtoFile(string path, OnnxModelOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         options ??= DefaultOptions;
@@ -131,7 +144,7 @@ public static class OnnxModel
     /// <param name="model">The model.</param>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidModelException">A check failed; the message says which, with the values, and what to do.</exception>
-    public static void Validate(ModelProto model)
+    internal static void Validate(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
         ValidateCore(model, default, DefaultOptions, externalData: null);
@@ -159,7 +172,7 @@ public static class OnnxModel
     /// <exception cref="ArgumentException"><paramref name="options"/> is invalid, or <paramref name="externalDataDirectory"/> is empty.</exception>
     /// <exception cref="DirectoryNotFoundException"><paramref name="externalDataDirectory"/> does not exist.</exception>
     /// <exception cref="InvalidModelException">A check failed; the message names the element (for example <c>attribute 'value' of node 'c' (Constant) of model-local function 'f'</c>), the value and what to do.</exception>
-    public static void Validate(ModelProto model, OnnxModelOptions options, string? externalDataDirectory = null)
+    internal static void Validate(ModelProto model, OnnxModelOptions options, string? externalDataDirectory = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         OnnxModelOptionsValidator.ThrowIfInvalid(options, nameof(options));
@@ -177,7 +190,7 @@ public static class OnnxModel
     /// <returns>The signature.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidModelException">The model has no graph, an input or output is not a tensor, has no name, has an element type ModelKit does not support, or has a negative dimension.</exception>
-    public static ModelSignature ReadSignature(ModelProto model)
+    internal static ModelSignature ReadSignature(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
         if (model.Graph is null)
@@ -222,7 +235,7 @@ public static class OnnxModel
     /// <param name="model">The model.</param>
     /// <returns>The opset version, or <see langword="null"/> when the model imports none.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
-    public static long? GetDefaultOpset(ModelProto model)
+    internal static long? GetDefaultOpset(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
         foreach (OperatorSetIdProto opset in model.OpsetImport)
@@ -251,6 +264,118 @@ public static class OnnxModel
         elementType = TensorElementType.Undefined;
         return false;
     }
+
+    private readonly ModelProto _proto;
+    private ModelSignature? _signature;
+
+    private OnnxModel(ModelProto proto) => _proto = proto;
+
+    /// <summary>Gets the model's <c>ir_version</c> (1 or greater).</summary>
+    public long IrVersion => _proto.IrVersion;
+
+    /// <summary>Gets the model's <c>producer_name</c> (empty when not set).</summary>
+    public string ProducerName => _proto.ProducerName;
+
+    /// <summary>Gets the model's <c>producer_version</c> (empty when not set).</summary>
+    public string ProducerVersion => _proto.ProducerVersion;
+
+    /// <summary>Gets the main graph's <c>name</c> (empty when not set).</summary>
+    public string GraphName => _proto.Graph.Name;
+
+    /// <summary>Gets the version of the default-domain (<c>""</c> or <c>ai.onnx</c>) operator set the model imports (validation guarantees there is one).</summary>
+    public long DefaultOpset => GetDefaultOpset(_proto) ?? 0;
+
+    /// <summary>Gets the model's <c>opset_import</c> entries in file order: the domain (<c>""</c> for the default domain) and the operator set version.</summary>
+    public IReadOnlyList<KeyValuePair<string, long>> OpsetImports =>
+        _proto.OpsetImport.Select(o => new KeyValuePair<string, long>(o.Domain, o.Version)).ToArray();
+
+    /// <summary>Gets the model's <c>metadata_props</c> entries in file order (keys are not guaranteed unique by ONNX).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Metadata =>
+        _proto.MetadataProps.Select(p => new KeyValuePair<string, string>(p.Key, p.Value)).ToArray();
+
+    /// <summary>The validated protobuf message; never handed out, so the model stays immutable.</summary>
+    internal ModelProto Proto => _proto;
+
+    /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it with the default limits and a size limit.</summary>
+    /// <param name="stream">The model bytes; read to the end and not disposed (the caller keeps ownership).</param>
+    /// <param name="maxBytes">The largest accepted size in bytes, from 1 to 2,147,483,647 (the default, protobuf's limit).</param>
+    /// <returns>The validated model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxBytes"/> is outside 1 to 2,147,483,647.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model (see the remarks on <see cref="OnnxModel"/>); the message says which check failed, with the values, and what to do.</exception>
+    public static OnnxModel Load(Stream stream, long maxBytes = OnnxModelOptions.DefaultMaxModelBytes) => new(LoadProto(stream, maxBytes));
+
+    /// <summary>Reads a serialized model from <paramref name="stream"/> (from its current position to its end), parses and validates it.</summary>
+    /// <param name="stream">The model bytes; read to the end and not disposed (the caller keeps ownership).</param>
+    /// <param name="options">The size limit (<see cref="OnnxModelOptions.MaxModelBytes"/>) and the validation limits.</param>
+    /// <returns>The validated model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="stream"/> or <paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> is invalid; the message quotes each invalid value.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, too large, not a <c>ModelProto</c>, or not a valid model (see the remarks on <see cref="OnnxModel"/>).</exception>
+    public static OnnxModel Load(Stream stream, OnnxModelOptions options) => new(LoadProto(stream, options));
+
+    /// <summary>Parses and validates a serialized model with the default limits. External tensor data is refused: bytes have no folder to resolve it against.</summary>
+    /// <param name="data">The model bytes (at most 2,147,483,647, protobuf's limit); copied, so the caller keeps ownership.</param>
+    /// <returns>The validated model.</returns>
+    /// <exception cref="InvalidModelException">The bytes are empty, not a <c>ModelProto</c>, or not a valid model (see the remarks on <see cref="OnnxModel"/>).</exception>
+    public static OnnxModel Load(ReadOnlySpan<byte> data) => new(LoadProto(data));
+
+    /// <summary>Parses and validates a serialized model. External tensor data is refused: bytes have no folder to resolve it against.</summary>
+    /// <param name="data">The model bytes; copied, so the caller keeps ownership.</param>
+    /// <param name="options">The size limit (<see cref="OnnxModelOptions.MaxModelBytes"/>) and the validation limits.</param>
+    /// <returns>The validated model.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> is invalid; the message quotes each invalid value.</exception>
+    /// <exception cref="InvalidModelException">The bytes are empty, larger than the limit, not a <c>ModelProto</c>, or not a valid model (see the remarks on <see cref="OnnxModel"/>).</exception>
+    public static OnnxModel Load(ReadOnlySpan<byte> data, OnnxModelOptions options) => new(LoadProto(data, options));
+
+    /// <summary>
+    /// Reads a model file, parses and validates it, and checks its external tensor data (if any) against the file's
+    /// folder: each <c>location</c> must be a normalised relative path that stays inside that folder after symbolic links
+    /// are resolved, name a regular file, and give an <c>offset</c> and <c>length</c> inside it that hold exactly the
+    /// tensor's bytes (onnx/docs/ExternalData.md). Call it before handing the same path to ONNX Runtime, which resolves
+    /// external data against the model file's folder.
+    /// </summary>
+    /// <remarks>
+    /// The check holds for the files as they are when it runs: load the model into ONNX Runtime from a folder that
+    /// nobody else writes to (such as an immutable registry artifact), or the files could change in between.
+    /// </remarks>
+    /// <param name="path">The <c>.onnx</c> file.</param>
+    /// <param name="options">The limits; <see langword="null"/> for the defaults.</param>
+    /// <returns>The validated model (its external data is not loaded; <see cref="ToArray"/> writes the references, not the data).</returns>
+    /// <exception cref="ArgumentException"><paramref name="path"/> is <see langword="null"/> or empty, or <paramref name="options"/> is invalid.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="IOException">The file cannot be read.</exception>
+    /// <exception cref="UnauthorizedAccessException">The file may not be read.</exception>
+    /// <exception cref="InvalidModelException">The file is not a valid model, or its external data breaks a rule above (or cannot be checked); the message names the tensor, the location and the rule.</exception>
+    public static OnnxModel LoadFile(string path, OnnxModelOptions? options = null) => new(LoadProtoFile(path, options));
+
+    /// <summary>
+    /// Reads the signature: the graph inputs that are not initializers, in graph order, and the graph outputs. A
+    /// dimension with <c>dim_value</c> is that value; one with <c>dim_param</c> (symbolic) or neither is <c>-1</c>.
+    /// A tensor type without any shape (unknown rank) is reported with <see cref="TensorSpec.HasUnknownRank"/> set (any shape
+    /// is accepted), not as a scalar. The result is read once and cached.
+    /// </summary>
+    /// <returns>The signature.</returns>
+    /// <exception cref="InvalidModelException">An input or output is not a tensor, has no name, has an element type ModelKit does not support, or has a negative dimension.</exception>
+    public ModelSignature ReadSignature() => _signature ??= ReadSignature(_proto);
+
+    /// <summary>Serializes the model (protobuf binary, the <c>.onnx</c> file format).</summary>
+    /// <returns>A new array the caller owns.</returns>
+    public byte[] ToArray() => _proto.ToByteArray();
+
+    /// <summary>Writes the serialized model (protobuf binary, the <c>.onnx</c> file format) to <paramref name="destination"/> at its current position.</summary>
+    /// <param name="destination">A writable stream; not flushed or disposed (the caller keeps ownership).</param>
+    /// <exception cref="ArgumentNullException"><paramref name="destination"/> is <see langword="null"/>.</exception>
+    /// <exception cref="IOException">Writing to <paramref name="destination"/> failed.</exception>
+    public void WriteTo(Stream destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        _proto.WriteTo(destination);
+    }
+
+    /// <summary>Wraps a message that has just been validated (or built by ModelKit's exporter, which validates it).</summary>
+    internal static OnnxModel FromValidatedProto(ModelProto proto) => new(proto);
 
     internal static bool IsDefaultDomain(string domain) => domain.Length == 0 || domain == "ai.onnx";
 

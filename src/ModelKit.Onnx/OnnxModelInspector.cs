@@ -70,7 +70,7 @@ public sealed class OnnxModelInspector : IModelFormatInspector
             return info;
         }
 
-        ModelProto model = OnnxModel.Load(content, _options);
+        ModelProto model = OnnxModel.LoadProto(content, _options);
         return Describe(model);
     }
 
@@ -78,8 +78,14 @@ public sealed class OnnxModelInspector : IModelFormatInspector
     /// <param name="model">The model.</param>
     /// <returns>The signature and properties.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="model"/> is <see langword="null"/>.</exception>
-    /// <exception cref="InvalidModelException">The model's signature cannot be read; see <see cref="OnnxModel.ReadSignature(ModelProto)"/>.</exception>
-    public static ModelArtifactInfo Describe(ModelProto model)
+    /// <exception cref="InvalidModelException">The model's signature cannot be read; see <see cref="OnnxModel.ReadSignature()"/>.</exception>
+    public static ModelArtifactInfo Describe(OnnxModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        return Describe(model.Proto);
+    }
+
+    internal static ModelArtifactInfo Describe(ModelProto model)
     {
         ArgumentNullException.ThrowIfNull(model);
         ModelSignature signature = OnnxModel.ReadSignature(model);

@@ -80,7 +80,7 @@ public static class SequentialModelExporter
     /// a parameter belongs to no Linear layer or is given twice; the output name is empty or clashes with another name;
     /// the opset is outside <see cref="MinOpset"/> to <see cref="MaxOpset"/>; or a layer type is not supported.
     /// </exception>
-    public static ModelProto Export(SequentialExportRequest request)
+    internal static ModelProto ExportProto(SequentialExportRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Layers, "request.Layers");
@@ -225,14 +225,21 @@ public static class SequentialModelExporter
     /// <param name="request">The layers, parameters and input.</param>
     /// <returns>The serialized model; a new array the caller owns.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="request"/> or one of its lists is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The request is inconsistent; see <see cref="Export(SequentialExportRequest)"/>.</exception>
-    public static byte[] ExportToBytes(SequentialExportRequest request) => Export(request).ToByteArray();
+    /// <exception cref="ArgumentException">
+    /// The request is inconsistent; the message names the layer index, the parameter, the expected and the actual shape:
+    /// the input is not float32 or not of rank 2 or more with fixed non-batch dimensions; there are no layers; a Linear layer
+    /// receives a tensor of rank other than 2 (add a <see cref="FlattenLayer"/>) or a feature count other than its
+    /// <c>InFeatures</c>; a weight or bias is missing, of the wrong shape, or holds a number of values other than its shape's;
+    /// a parameter belongs to no Linear layer or is given twice; the output name is empty or clashes with another name;
+    /// the opset is outside <see cref="MinOpset"/> to <see cref="MaxOpset"/>; or a layer type is not supported.
+    /// </exception>
+    public static byte[] ExportToBytes(SequentialExportRequest request) => ExportProto(request).ToByteArray();
 
     /// <summary>Exports the network and writes the serialized model to <paramref name="destination"/>.</summary>
     /// <param name="request">The layers, parameters and input.</param>
     /// <param name="destination">A writable stream; written from its current position, flushed, and not disposed (the caller keeps ownership).</param>
     /// <exception cref="ArgumentNullException">An argument or one of the request's lists is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">The request is inconsistent (see <see cref="Export(SequentialExportRequest)"/>), or <paramref name="destination"/> is not writable.</exception>
+    /// <exception cref="ArgumentException">The request is inconsistent (see <see cref="ExportToBytes(SequentialExportRequest)"/>), or <paramref name="destination"/> is not writable.</exception>
     /// <exception cref="IOException">Writing to the stream failed.</exception>
     public static void Export(SequentialExportRequest request, Stream destination)
     {
@@ -242,7 +249,7 @@ public static class SequentialModelExporter
             throw InvalidRequest("The destination stream is not writable; pass a stream opened for writing.", nameof(destination));
         }
 
-        ModelProto model = Export(request);
+        ModelProto model = ExportProto(request);
         model.WriteTo(destination);
         destination.Flush();
     }

@@ -6,7 +6,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
 using ModelKit.Onnx;
-using ModelKit.Onnx.Protobuf;
 using ModelKit.Registry;
 using ModelKit.Serving.Internal;
 
@@ -95,7 +94,7 @@ public sealed class OnnxRuntimeSessionFactory : IInferenceSessionFactory, IDispo
 
         // LoadFile validates every tensor location and checks external data against the model's own folder (symbolic
         // links resolved, offsets and lengths inside the files), so ONNX Runtime never reads a file outside it.
-        ModelSignature signature = ReadValidatedSignature(OnnxModel.LoadFile(fullPath));
+        ModelSignature signature = OnnxModel.LoadFile(fullPath).ReadSignature();
 
         string folder = Path.GetDirectoryName(fullPath)!;
         return Load(so => new InferenceSession(fullPath, so), signature, folder, null, _options, $"'{fullPath}'");
@@ -170,14 +169,13 @@ public sealed class OnnxRuntimeSessionFactory : IInferenceSessionFactory, IDispo
     private OnnxRuntimeInferenceSession CreateFromBytes(ReadOnlyMemory<byte> model, ModelVersion? version, OnnxRuntimeOptions options, string description)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        ModelSignature signature = ReadValidatedSignature(OnnxModel.Load(model.Span));
+        ModelSignature signature = OnnxModel.Load(model.Span).ReadSignature();
         byte[] bytes = MemoryMarshal.TryGetArray(model, out ArraySegment<byte> segment) && segment.Offset == 0 && segment.Count == segment.Array!.Length
             ? segment.Array
             : model.ToArray();
         return Load(so => new InferenceSession(bytes, so), signature, NoExternalDataFolder.Value, version, options, description);
     }
 
-    private static ModelSignature ReadValidatedSignature(ModelProto model) => OnnxModel.ReadSignature(model);
 
     private OnnxRuntimeInferenceSession Load(
         Func<SessionOptions, InferenceSession> create, ModelSignature signature, string externalDataFolder, ModelVersion? version, OnnxRuntimeOptions options, string description)

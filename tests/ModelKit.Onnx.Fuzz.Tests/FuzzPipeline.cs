@@ -30,7 +30,7 @@ internal enum FuzzOutcome
 }
 
 /// <summary>
-/// The path an untrusted model takes through ModelKit: <see cref="OnnxModel.Load(ReadOnlySpan{byte})"/> (or
+/// The path an untrusted model takes through ModelKit: <see cref="OnnxModel.LoadProto(ReadOnlySpan{byte})"/> (or
 /// <see cref="OnnxModel.LoadFile"/> for a model in a folder), registration in a SQLite registry, loading in ONNX
 /// Runtime (<see cref="OnnxRuntimeSessionFactory.Create"/> / <see cref="OnnxRuntimeSessionFactory.CreateFromFile"/>) and
 /// one run with zero inputs shaped from the signature. The property: every case ends in a <see cref="ModelKitException"/>
@@ -133,7 +133,7 @@ internal sealed class FuzzPipeline : IDisposable
             ModelProto model;
             if (fuzzCase.Files is null)
             {
-                model = OnnxModel.Load(fuzzCase.Bytes);
+                model = OnnxModel.LoadProto(fuzzCase.Bytes);
             }
             else
             {
@@ -155,7 +155,7 @@ internal sealed class FuzzPipeline : IDisposable
 
                 path = Path.Combine(folder, "model.onnx");
                 File.WriteAllBytes(path, fuzzCase.Bytes);
-                model = OnnxModel.LoadFile(path);
+                model = OnnxModel.LoadProtoFile(path);
             }
 
             if (fuzzCase.Files is null && fuzzCase.Bytes.Length <= (4 << 20))

@@ -265,7 +265,7 @@ public class OnnxGraphBuilderTests
     [Fact]
     public void Build_OutputOfBuilderPassesModelValidation()
     {
-        ModelProto model = OnnxModel.Load(TinyLinear().ToBytes());
+        ModelProto model = OnnxModel.LoadProto(TinyLinear().ToBytes());
 
         Assert.Equal("x", Assert.Single(OnnxModel.ReadSignature(model).Inputs).Name);
     }

@@ -6,8 +6,8 @@ namespace ModelKit.Onnx.Tests;
 
 /// <summary>
 /// The inspector parses files and memory streams without copying large tensor payloads (Internal/OnnxStructureParser).
-/// These tests hold it to the usual path, <see cref="OnnxModel.Load(ReadOnlySpan{byte}, OnnxModelOptions)"/> followed by
-/// <see cref="OnnxModelInspector.Describe"/>: the same signature and properties for valid models, the same exception
+/// These tests hold it to the usual path, <see cref="OnnxModel.LoadProto(ReadOnlySpan{byte}, OnnxModelOptions)"/> followed by
+/// <see cref="OnnxModelInspector.Describe(ModelProto)"/>: the same signature and properties for valid models, the same exception
 /// type and message for invalid ones, on hostile models and on 2,000 byte mutations.
 /// </summary>
 public sealed class OnnxModelInspectorLargeTensorTests : IDisposable
@@ -26,7 +26,7 @@ public sealed class OnnxModelInspectorLargeTensorTests : IDisposable
         File.WriteAllBytes(path, bytes);
         var inspector = new OnnxModelInspector();
 
-        string expected = Outcome(() => OnnxModelInspector.Describe(OnnxModel.Load(bytes, new OnnxModelOptions())));
+        string expected = Outcome(() => OnnxModelInspector.Describe(OnnxModel.LoadProto(bytes, new OnnxModelOptions())));
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read);
         string fromFile = Outcome(() => inspector.Inspect(file));
         using var memory = new MemoryStream(bytes);
@@ -72,7 +72,7 @@ public sealed class OnnxModelInspectorLargeTensorTests : IDisposable
         model.Graph.Initializer[0].RawData = ByteString.CopyFrom(new byte[64 * 1024 + 4]);
         byte[] bytes = model.ToByteArray();
 
-        string expected = Outcome(() => OnnxModelInspector.Describe(OnnxModel.Load(bytes, new OnnxModelOptions())));
+        string expected = Outcome(() => OnnxModelInspector.Describe(OnnxModel.LoadProto(bytes, new OnnxModelOptions())));
         string actual = Outcome(() => new OnnxModelInspector().Inspect(new MemoryStream(bytes)));
 
         Assert.Contains("raw_data holds 65,540 bytes", expected, StringComparison.Ordinal);
@@ -98,7 +98,7 @@ public sealed class OnnxModelInspectorLargeTensorTests : IDisposable
         {
             byte[] bytes = model.ToByteArray();
             Assert.Equal(
-                Outcome(() => OnnxModelInspector.Describe(OnnxModel.Load(bytes, new OnnxModelOptions()))),
+                Outcome(() => OnnxModelInspector.Describe(OnnxModel.LoadProto(bytes, new OnnxModelOptions()))),
                 Outcome(() => new OnnxModelInspector().Inspect(new MemoryStream(bytes))));
         }
     }
@@ -113,7 +113,7 @@ public sealed class OnnxModelInspectorLargeTensorTests : IDisposable
         for (int i = 0; i < 2000; i++)
         {
             byte[] bytes = Mutate(original, payloadStarts, random);
-            string expected = Outcome(() => OnnxModelInspector.Describe(OnnxModel.Load(bytes, new OnnxModelOptions())));
+            string expected = Outcome(() => OnnxModelInspector.Describe(OnnxModel.LoadProto(bytes, new OnnxModelOptions())));
             string actual = Outcome(() => inspector.Inspect(new MemoryStream(bytes)));
             Assert.True(expected == actual, $"Mutation {i}: the usual path gave '{expected}', the structure parser '{actual}'.");
             differentOutcomes += expected.StartsWith("ok ", StringComparison.Ordinal) ? 0 : 1;

@@ -6,7 +6,7 @@ namespace ModelKit.Onnx.Tests;
 
 public class OnnxModelTests
 {
-    private static ModelProto Exported() => SequentialModelExporter.Export(new SequentialExportRequest(
+    private static ModelProto Exported() => SequentialModelExporter.ExportProto(new SequentialExportRequest(
         [new LinearLayer(4, 2)],
         [new OnnxParameter("0.weight", new float[8], [2, 4]), new OnnxParameter("0.bias", new float[2], [2])],
         new TensorSpec("features", TensorElementType.Float, [-1, 4])));
@@ -18,10 +18,62 @@ public class OnnxModelTests
         // Append ModelProto field 25 (functions; the schema subset before issue 13 did not know it): a FunctionProto named "f".
         byte[] withFunction = [.. known, 0xCA, 0x01, 3, 0x0a, 0x01, 0x66]; // tag (25 << 3) | 2 as a varint
 
-        ModelProto model = OnnxModel.Load(withFunction);
+        ModelProto model = OnnxModel.LoadProto(withFunction);
 
         Assert.Equal("f", Assert.Single(model.Functions).Name);
         Assert.Equal(withFunction, model.ToByteArray());
+    }
+
+    [Fact]
+    public void PublicModel_LoadedFromBytesStreamAndFile_DescribesAndWritesBackTheSameModel()
+    {
+        byte[] bytes = new OnnxGraphBuilder("g", 17)
+            .SetProducer("tests", "1.2")
+            .AddMetadata("run", "abc")
+            .AddInput("x", TensorElementType.Float, -1, 4)
+            .AddNode("Constant", [], ["w"], OnnxAttribute.Tensor("value", "w", [1f, 2f, 3f, 4f], 4))
+            .AddNode("Mul", ["x", "w"], ["y"])
+            .AddOutput("y", TensorElementType.Float, -1, 4)
+            .ToBytes();
+        string path = Path.Combine(Path.GetTempPath(), $"modelkit-onnx-{Guid.NewGuid():N}.onnx");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            using var stream = new MemoryStream(bytes);
+            foreach (OnnxModel model in new[] { OnnxModel.Load(bytes), OnnxModel.Load(stream), OnnxModel.LoadFile(path) })
+            {
+                Assert.Equal(bytes, model.ToArray());
+                using var written = new MemoryStream();
+                model.WriteTo(written);
+                Assert.Equal(bytes, written.ToArray());
+                Assert.Equal(17, model.DefaultOpset);
+                Assert.Equal([new KeyValuePair<string, long>(string.Empty, 17)], model.OpsetImports);
+                Assert.Equal([new KeyValuePair<string, string>("run", "abc")], model.Metadata);
+                Assert.Equal(("tests", "1.2", "g"), (model.ProducerName, model.ProducerVersion, model.GraphName));
+                Assert.True(model.IrVersion >= 1);
+                ModelSignature signature = model.ReadSignature();
+                Assert.Equal(new TensorSpec("x", TensorElementType.Float, [-1, 4]), Assert.Single(signature.Inputs));
+                Assert.Equal("y", Assert.Single(signature.Outputs).Name);
+                Assert.Equal("17", OnnxModelInspector.Describe(model).Properties["onnx.opset"]);
+            }
+
+            AttributeProto value = ModelProto.Parser.ParseFrom(bytes).Graph.Node[0].Attribute.Single();
+            Assert.Equal(AttributeProto.Types.AttributeType.Tensor, value.Type);
+            Assert.Equal([4L], value.T.Dims);
+            Assert.Equal("w", value.T.Name);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void PublicModel_InvalidBytes_ThrowsTheSameErrorAsBefore()
+    {
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(ReadOnlySpan<byte>.Empty));
+        var inner = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProto(ReadOnlySpan<byte>.Empty));
+        Assert.Equal(inner.Message, ex.Message);
     }
 
     [Fact]
@@ -30,7 +82,7 @@ public class OnnxModelTests
         byte[] bytes = Exported().ToByteArray();
         using var stream = new MemoryStream(bytes);
 
-        Assert.Equal(OnnxModel.Load(bytes), OnnxModel.Load(stream));
+        Assert.Equal(OnnxModel.LoadProto(bytes), OnnxModel.LoadProto(stream));
     }
 
     [Fact]
@@ -38,7 +90,7 @@ public class OnnxModelTests
     {
         using var stream = new MemoryStream(Exported().ToByteArray());
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(stream, maxBytes: 10));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProto(stream, maxBytes: 10));
         Assert.StartsWith($"The ONNX model is {stream.Length} bytes, larger than the limit of 10 bytes (OnnxModelOptions.MaxModelBytes).", ex.Message, StringComparison.Ordinal);
         Assert.Equal(0, stream.Position);
     }
@@ -48,7 +100,7 @@ public class OnnxModelTests
     {
         using var stream = new ForwardOnlyStream(Exported().ToByteArray());
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(stream, maxBytes: 10));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProto(stream, maxBytes: 10));
         Assert.StartsWith("The ONNX model is more than 10 bytes, larger than the limit of 10 bytes", ex.Message, StringComparison.Ordinal);
     }
 

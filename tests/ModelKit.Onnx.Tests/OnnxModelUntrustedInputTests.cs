@@ -17,7 +17,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
 
     private static InvalidModelException Refused(ModelProto model) => Assert.Throws<InvalidModelException>(() => OnnxModel.Validate(model));
 
-    private static InvalidModelException RefusedAsBytes(ModelProto model) => Assert.Throws<InvalidModelException>(() => OnnxModel.Load(model.ToByteArray()));
+    private static InvalidModelException RefusedAsBytes(ModelProto model) => Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProto(model.ToByteArray()));
 
     [Fact]
     public void Validate_ModelLocalFunctionConstantWithExternalData_IsRefusedNamingTheFunction()
@@ -252,7 +252,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         byte[] known = AddBias().ToByteArray();
         byte[] withUnknown = [.. known, 0xF8, 0x06, 0x01]; // field 111, varint 1
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(withUnknown));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProto(withUnknown));
 
         Assert.StartsWith(
             "The ONNX model has fields that ONNX 1.19's onnx.proto (IR version 12) does not define: field number 111 (wire type Varint) of message onnx.ModelProto at ModelProto.",
@@ -292,7 +292,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
     {
         byte[] withUnknown = [.. AddBias().ToByteArray(), 0xF8, 0x06, 0x01];
 
-        ModelProto model = OnnxModel.Load(withUnknown, new OnnxModelOptions { AllowUnknownFields = true });
+        ModelProto model = OnnxModel.LoadProto(withUnknown, new OnnxModelOptions { AllowUnknownFields = true });
 
         Assert.Equal(withUnknown, model.ToByteArray());
     }
@@ -330,8 +330,8 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
     {
         string path = Path.Combine(RepositoryRoot(), "artifacts", "models", "thirdparty", file);
 
-        ModelProto fromBytes = OnnxModel.Load(File.ReadAllBytes(path));
-        ModelProto fromFile = OnnxModel.LoadFile(path);
+        ModelProto fromBytes = OnnxModel.LoadProto(File.ReadAllBytes(path));
+        ModelProto fromFile = OnnxModel.LoadProtoFile(path);
 
         Assert.Equal(fromBytes, fromFile);
     }
@@ -388,7 +388,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         Directory.CreateDirectory(Path.Combine(_root, "model", "data"));
         File.WriteAllBytes(Path.Combine(_root, "model", "data", "b.bin"), new byte[32]);
 
-        ModelProto model = OnnxModel.LoadFile(path);
+        ModelProto model = OnnxModel.LoadProtoFile(path);
 
         Assert.Equal("b", model.Graph.Initializer[0].Name);
     }
@@ -400,7 +400,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         File.WriteAllBytes(Path.Combine(_root, "model", "b.bin"), new byte[16]);
         Directory.CreateSymbolicLink(Path.Combine(_root, "current"), Path.Combine(_root, "model"));
 
-        ModelProto model = OnnxModel.LoadFile(Path.Combine(_root, "current", "model.onnx"));
+        ModelProto model = OnnxModel.LoadProtoFile(Path.Combine(_root, "current", "model.onnx"));
 
         Assert.Equal("b", model.Graph.Initializer[0].Name);
     }
@@ -408,7 +408,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
     [Fact]
     public void Load_ExternalDataGivenAsBytes_IsRefusedEvenWhenTheFileExistsInTheWorkingDirectory()
     {
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.Load(WithExternalBias("appsettings.json").ToByteArray()));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProto(WithExternalBias("appsettings.json").ToByteArray()));
 
         Assert.Contains("a model given as bytes has no folder that the file could be checked against", ex.Message, StringComparison.Ordinal);
     }
@@ -428,7 +428,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         string path = WriteModel(WithExternalBias(location));
         Directory.CreateDirectory(Path.Combine(_root, "model", "data"));
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadFile(path));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProtoFile(path));
 
         Assert.StartsWith("External tensor data refused: initializer 'b' of graph 'main' (ModelProto.graph.initializer[0])", ex.Message, StringComparison.Ordinal);
         Assert.Contains(rule, ex.Message, StringComparison.Ordinal);
@@ -441,7 +441,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         string path = WriteModel(WithExternalBias("linked/canary.bin"));
         Directory.CreateSymbolicLink(Path.Combine(_root, "model", "linked"), _root);
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadFile(path));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProtoFile(path));
 
         Assert.Contains($"which resolves (through symbolic links) to '{Path.Combine(_root, "canary.bin")}', outside the model's folder", ex.Message, StringComparison.Ordinal);
     }
@@ -452,7 +452,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         string path = WriteModel(WithExternalBias("zeros.bin"));
         File.CreateSymbolicLink(Path.Combine(_root, "model", "zeros.bin"), "/dev/zero");
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadFile(path));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProtoFile(path));
 
         Assert.Contains("resolves (through symbolic links) to '/dev/zero', outside the model's folder", ex.Message, StringComparison.Ordinal);
     }
@@ -464,7 +464,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         File.WriteAllBytes(Path.Combine(_root, "model", "b.bin"), new byte[16]);
         File.CreateSymbolicLink(Path.Combine(_root, "model", "alias.bin"), "b.bin");
 
-        OnnxModel.LoadFile(path);
+        OnnxModel.LoadProtoFile(path);
     }
 
     [Theory]
@@ -477,7 +477,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         string path = WriteModel(WithExternalBias("b.bin", offset, length));
         File.WriteAllBytes(Path.Combine(_root, "model", "b.bin"), new byte[16]);
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadFile(path));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProtoFile(path));
 
         Assert.Contains(message, ex.Message, StringComparison.Ordinal);
     }
@@ -490,7 +490,7 @@ public sealed class OnnxModelUntrustedInputTests : IDisposable
         string path = WriteModel(model);
         File.WriteAllBytes(Path.Combine(_root, "model", "b.bin"), new byte[16]);
 
-        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadFile(path));
+        var ex = Assert.Throws<InvalidModelException>(() => OnnxModel.LoadProtoFile(path));
 
         Assert.Contains("has the external_data offset '-1'. The offset must be a decimal number of bytes", ex.Message, StringComparison.Ordinal);
     }

@@ -60,7 +60,7 @@ public sealed class SequentialNetworkOnnxParityTests : IDisposable
 
         Assert.Equal(network.Input, session.Signature.Inputs.Single());
         Assert.Equal(new TensorSpec("logits", TensorElementType.Float, [-1, 3]), session.Signature.Outputs.Single());
-        Assert.Equal(session.Signature, OnnxModel.ReadSignature(OnnxModel.Load(onnx.ToArray())));
+        Assert.Equal(session.Signature, OnnxModel.Load(onnx.ToArray()).ReadSignature());
     }
 
     private float MaxDifference(SequentialNetwork network, float[] features, long[] shape)

@@ -295,13 +295,13 @@ public sealed class SequentialNetworkTests
 
         network.ExportOnnx(stream, opset: 17, new Dictionary<string, string> { ["run"] = "abc" });
 
-        ModelProto model = OnnxModel.Load(stream.ToArray());
-        OnnxModel.Validate(model);
-        ModelSignature signature = OnnxModel.ReadSignature(model);
+        OnnxModel loaded = OnnxModel.Load(stream.ToArray());
+        ModelProto model = ModelProto.Parser.ParseFrom(loaded.ToArray());
+        ModelSignature signature = loaded.ReadSignature();
         Assert.Equal(network.Input, signature.Inputs.Single());
         Assert.Equal("logits", signature.Outputs.Single().Name);
-        Assert.Equal(17, OnnxModel.GetDefaultOpset(model));
-        Assert.Contains(model.MetadataProps, p => p.Key == "run" && p.Value == "abc");
+        Assert.Equal(17, loaded.DefaultOpset);
+        Assert.Contains(loaded.Metadata, p => p.Key == "run" && p.Value == "abc");
         NamedParameter weight = network.GetParameters()[0];
         TensorProto initializer = model.Graph.Initializer.Single(t => t.Name == weight.Name);
         Assert.Equal(weight.Shape, initializer.Dims);

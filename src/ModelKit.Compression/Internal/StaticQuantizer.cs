@@ -253,7 +253,16 @@ internal static class StaticQuantizer
             throw new CompressionException("The calibration data is empty (0 batches). Give at least one batch of representative inputs.");
         }
 
-        ModelSignature signature = OnnxModel.ReadSignature(g.Model);
+        ModelSignature signature;
+        try
+        {
+            signature = OnnxModel.Load(g.Model.ToByteArray()).ReadSignature();
+        }
+        catch (InvalidModelException ex)
+        {
+            throw new CompressionException($"The model before static quantization failed ONNX validation ({ex.Message}). This is a defect in the compressor: report it with the model.", ex);
+        }
+
         for (int b = 0; b < data.Batches.Count; b++)
         {
             IReadOnlyList<NamedTensor> batch = data.Batches[b];

@@ -70,7 +70,7 @@ internal static class OnnxStructureParser
 
     /// <summary>
     /// Validates and describes the model in <paramref name="content"/> (from its position to its end) the way
-    /// <see cref="OnnxModel.Load(Stream, OnnxModelOptions)"/> followed by <see cref="OnnxModelInspector.Describe"/> does,
+    /// <see cref="OnnxModel.Load(Stream, OnnxModelOptions)"/> followed by <see cref="OnnxModelInspector.Describe(ModelProto)"/> does,
     /// without copying large tensor payloads: a file is memory-mapped, a <see cref="MemoryStream"/> is read from its buffer.
     /// </summary>
     /// <param name="content">The artifact.</param>

@@ -9,146 +9,146 @@ using ModelKit.Onnx.Internal;
 
 namespace ModelKit.Onnx.Protobuf;
 
-public sealed partial class AttributeProto : IUnknownFieldsSource
+internal sealed partial class AttributeProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class ValueInfoProto : IUnknownFieldsSource
+internal sealed partial class ValueInfoProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class NodeProto : IUnknownFieldsSource
+internal sealed partial class NodeProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class IntIntListEntryProto : IUnknownFieldsSource
+internal sealed partial class IntIntListEntryProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class NodeDeviceConfigurationProto : IUnknownFieldsSource
+internal sealed partial class NodeDeviceConfigurationProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class ShardingSpecProto : IUnknownFieldsSource
+internal sealed partial class ShardingSpecProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class ShardedDimProto : IUnknownFieldsSource
+internal sealed partial class ShardedDimProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class SimpleShardedDimProto : IUnknownFieldsSource
+internal sealed partial class SimpleShardedDimProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class TrainingInfoProto : IUnknownFieldsSource
+internal sealed partial class TrainingInfoProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class ModelProto : IUnknownFieldsSource
+internal sealed partial class ModelProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class DeviceConfigurationProto : IUnknownFieldsSource
+internal sealed partial class DeviceConfigurationProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class StringStringEntryProto : IUnknownFieldsSource
+internal sealed partial class StringStringEntryProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class TensorAnnotation : IUnknownFieldsSource
+internal sealed partial class TensorAnnotation : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class GraphProto : IUnknownFieldsSource
+internal sealed partial class GraphProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class TensorProto : IUnknownFieldsSource
+internal sealed partial class TensorProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 
     public static partial class Types
     {
-        public sealed partial class Segment : IUnknownFieldsSource
+        internal sealed partial class Segment : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
     }
 }
 
-public sealed partial class SparseTensorProto : IUnknownFieldsSource
+internal sealed partial class SparseTensorProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class TensorShapeProto : IUnknownFieldsSource
+internal sealed partial class TensorShapeProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 
     public static partial class Types
     {
-        public sealed partial class Dimension : IUnknownFieldsSource
+        internal sealed partial class Dimension : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
     }
 }
 
-public sealed partial class TypeProto : IUnknownFieldsSource
+internal sealed partial class TypeProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 
     public static partial class Types
     {
-        public sealed partial class Tensor : IUnknownFieldsSource
+        internal sealed partial class Tensor : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
 
-        public sealed partial class Sequence : IUnknownFieldsSource
+        internal sealed partial class Sequence : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
 
-        public sealed partial class Map : IUnknownFieldsSource
+        internal sealed partial class Map : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
 
-        public sealed partial class Optional : IUnknownFieldsSource
+        internal sealed partial class Optional : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
 
-        public sealed partial class SparseTensor : IUnknownFieldsSource
+        internal sealed partial class SparseTensor : IUnknownFieldsSource
         {
             UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
         }
     }
 }
 
-public sealed partial class OperatorSetIdProto : IUnknownFieldsSource
+internal sealed partial class OperatorSetIdProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }
 
-public sealed partial class FunctionProto : IUnknownFieldsSource
+internal sealed partial class FunctionProto : IUnknownFieldsSource
 {
     UnknownFieldSet? IUnknownFieldsSource.UnknownFields => _unknownFields;
 }

@@ -19,7 +19,7 @@ internal static class OrtTensors
         if (tensor is StringTensor strings)
         {
             pin = default;
-            OrtValue value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, tensor.ShapeArray);
+            OrtValue value = OrtValue.CreateTensorWithEmptyStrings(OrtAllocator.DefaultInstance, tensor.Shape.ToArray());
             try
             {
                 ReadOnlySpan<string> span = strings.Span;
@@ -43,7 +43,7 @@ internal static class OrtTensors
             return OrtValue.CreateTensorValueWithData(
                 OrtMemoryInfo.DefaultInstance,
                 (OrtElementType)(int)tensor.ElementType,
-                tensor.ShapeArray,
+                tensor.Shape.ToArray(),
                 (IntPtr)pin.Pointer,
                 tensor.ByteLength);
         }
@@ -115,11 +115,11 @@ internal static class OrtTensors
         int count = bytes.Length / System.Runtime.CompilerServices.Unsafe.SizeOf<T>();
         T[] array = count == 0 ? [] : GC.AllocateUninitializedArray<T>(count);
         bytes.CopyTo(System.Runtime.InteropServices.MemoryMarshal.AsBytes(array.AsSpan()));
-        return new(elementType, shape, count, array);
+        return Tensor.Create<T>(array, shape);
     }
 
     private static Tensor<T> New<T>(TensorElementType elementType, long[] shape, int count)
-        where T : unmanaged => new(elementType, shape, count, count == 0 ? Array.Empty<T>() : new T[count]);
+        where T : unmanaged => Tensor.Create<T>(count == 0 ? Array.Empty<T>() : new T[count], shape);
 
     /// <summary>
     /// Returns a numeric tensor of <paramref name="shape"/> over an array rented from <see cref="ArrayPool{T}.Shared"/>
@@ -181,7 +181,7 @@ internal static class OrtTensors
 
     private static Tensor<T> Rent<T>(TensorElementType elementType, long[] shape, int count)
         where T : unmanaged =>
-        new(elementType, shape, count, ArrayPool<T>.Shared.Rent(count).AsMemory(0, count));
+        Tensor.Create<T>(ArrayPool<T>.Shared.Rent(count).AsMemory(0, count), shape);
 
     private static void Return<T>(Tensor<T> tensor)
         where T : unmanaged

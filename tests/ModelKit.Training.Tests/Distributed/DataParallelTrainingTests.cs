@@ -132,7 +132,7 @@ public sealed class DataParallelTrainingTests
 
     internal static Dictionary<string, float[]> Initializers(byte[] onnx)
     {
-        ModelProto model = OnnxModel.Load(onnx);
+        ModelProto model = ModelProto.Parser.ParseFrom(OnnxModel.Load(onnx).ToArray());
         var result = new Dictionary<string, float[]>(StringComparer.Ordinal);
         foreach (TensorProto t in model.Graph.Initializer)
         {
