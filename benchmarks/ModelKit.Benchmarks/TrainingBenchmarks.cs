@@ -3,7 +3,6 @@ using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Options;
 using ModelKit.Training;
-using ModelKit.Training.Interop;
 
 namespace ModelKit.Benchmarks;
 
@@ -89,9 +88,7 @@ public class TrainingBenchmarks
     [Benchmark(OperationsPerInvoke = Steps * Batch, Description = "raw libtorch loop in-process")]
     public double RawInProcess()
     {
-        int status = MkBench.RawTrain(Network == "mlp" ? 0 : 1, Steps, Batch, out double seconds);
-        TorchLibrary.ThrowIfFailed(status, "mk_bench_raw_train");
-        return seconds;
+        return ShimBenchBinding.RawTrain(Network == "mlp" ? 0 : 1, Steps, Batch);
     }
 
     /// <summary>ModelKit's <see cref="SequentialNetwork.TrainStep"/>.</summary>

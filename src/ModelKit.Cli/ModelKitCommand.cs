@@ -10,7 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ModelKit.Registry;
 using ModelKit.Serving;
-using ModelKit.Serving.AspNetCore.Internal;
+using ModelKit.Serving.AspNetCore;
 
 namespace ModelKit.Cli;
 
@@ -137,7 +137,7 @@ internal static class ModelKitCommand
             IModelRegistry registry = services.GetRequiredService<IModelRegistry>();
             ModelVersion version = await registry.ResolveAsync(ParseReference(parse.GetValue(showRef)!), ct);
             IReadOnlyDictionary<string, int> aliases = await registry.GetAliasesAsync(version.Name, ct);
-            string json = JsonSerializer.Serialize(VersionBody.From(version, aliases), new JsonSerializerOptions(EndpointsJsonContext.Default.Options) { WriteIndented = true }.GetTypeInfo(typeof(VersionBody)));
+            string json = ManagementJson.SerializeVersion(version, aliases, writeIndented: true);
             await stdout.WriteLineAsync(json);
         }));
 
@@ -154,14 +154,30 @@ internal static class ModelKitCommand
             string alias = parse.GetValue(aliasAlias)!;
             int version = parse.GetValue(aliasVersion);
             int? expected = parse.GetValue(aliasExpect);
-            AliasSetOutcome outcome = await AliasCompareAndSetSeam.SetAliasAsync(registry, name, alias, version, expected, ct);
-            if (outcome.Conflict)
+            int? previous;
+            if (expected is null)
             {
-                string now = outcome.CurrentVersion is int c ? string.Create(CultureInfo.InvariantCulture, $"version {c}") : "no version (it does not exist)";
-                throw new CliException(ExitCodes.Conflict, string.Create(CultureInfo.InvariantCulture, $"Alias '{alias}' of '{name}' points at {now}, not at the expected version {expected}; nothing changed."));
+                // No expectation: an unconditional move, still recorded in the registry's alias ledger.
+                IReadOnlyDictionary<string, int> before = await registry.GetAliasesAsync(name, ct);
+                previous = before.TryGetValue(alias, out int v) ? v : null;
+                await registry.SetAliasAsync(name, alias, version, ct);
+            }
+            else
+            {
+                try
+                {
+                    // Atomic: of several writers expecting the same version, in any number of processes, exactly one wins.
+                    await registry.CompareAndSetAliasAsync(name, alias, expected, version, null, ct);
+                    previous = expected;
+                }
+                catch (AliasConflictException ex)
+                {
+                    string now = ex.ActualVersion is int c ? string.Create(CultureInfo.InvariantCulture, $"version {c}") : "no version (it does not exist)";
+                    throw new CliException(ExitCodes.Conflict, string.Create(CultureInfo.InvariantCulture, $"Alias '{alias}' of '{name}' points at {now}, not at the expected version {expected}; nothing changed."));
+                }
             }
 
-            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{name}@{alias} -> {version}{(outcome.CurrentVersion is int p ? $" (was {p})" : " (new)")}"));
+            await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{name}@{alias} -> {version}{(previous is int p ? $" (was {p})" : " (new)")}"));
         }));
 
         var historyName = new Argument<string>("NAME") { Description = "The model name." };
@@ -186,9 +202,17 @@ internal static class ModelKitCommand
 
             foreach (string alias in only is null ? [.. aliases.Keys.Order(StringComparer.Ordinal)] : new[] { only })
             {
-                IReadOnlyList<AliasHistoryEntry> history = await AliasCompareAndSetSeam.GetHistoryAsync(registry, name, alias, ct)
-                    ?? throw new CliException(ExitCodes.Usage, $"The registry in use ({registry.GetType().Name}) does not expose alias history.");
-                foreach (AliasHistoryEntry h in history)
+                IReadOnlyList<AliasChange> history;
+                try
+                {
+                    history = await registry.GetAliasHistoryAsync(name, alias, ct);
+                }
+                catch (NotSupportedException)
+                {
+                    throw new CliException(ExitCodes.Usage, $"The registry in use ({registry.GetType().Name}) does not expose alias history.");
+                }
+
+                foreach (AliasChange h in history)
                 {
                     await stdout.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{h.ChangedAt:yyyy-MM-ddTHH:mm:ss.fffZ}\t{name}@{h.Alias}\t{(h.OldVersion is int o ? o.ToString(CultureInfo.InvariantCulture) : "-")} -> {(h.NewVersion is int n ? n.ToString(CultureInfo.InvariantCulture) : "(removed)")}{(h.Reason is null ? "" : "\t" + h.Reason)}"));
                 }
@@ -289,18 +313,8 @@ internal static class ModelKitCommand
 
             byte[] body = await File.ReadAllBytesAsync(input.FullName, ct);
             await using ServiceProvider services = BuildServices(Settings(parse), withEndpoints: true);
-            InferenceEndpointHandler handler = services.GetRequiredService<InferenceEndpointHandler>();
-            OipInferenceRequest request = OipJsonCodec.ReadRequest(body, [], false, handler.Limits);
-            InferenceResult result = await handler.InferAsync(reference, request, null, ct);
-            (List<NamedTensor> outputs, bool[] binary) = InferenceEndpointHandler.SelectOutputs(reference.Name, result, request);
-            Array.Clear(binary);
-            var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-            await using (var writer = new Utf8JsonWriter(buffer))
-            {
-                OipJsonCodec.WriteResponse(writer, reference.Name, result.ModelVersion.Version, request.Id, outputs, binary);
-            }
-
-            await stdout.WriteLineAsync(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+            byte[] response = await services.GetRequiredService<OipJsonInference>().InferAsync(reference, body, ct);
+            await stdout.WriteLineAsync(System.Text.Encoding.UTF8.GetString(response));
         }));
 
         var searchPrefix = new Option<string?>("--name-prefix") { Description = "Only models whose name starts with this." };
@@ -437,9 +451,9 @@ internal static class ModelKitCommand
         CliException c => c.ExitCode,
         AggregateException { InnerExceptions.Count: > 0 } a => Classify(a.InnerExceptions[0]),
         ModelNotFoundException or FileNotFoundException or DirectoryNotFoundException => ExitCodes.NotFound,
-        InferenceProtocolException { StatusCode: 404 } => ExitCodes.NotFound,
-        InferenceProtocolException { StatusCode: 409 } => ExitCodes.Conflict,
-        InferenceProtocolException or InferenceInputException or ArgumentException or FormatException or InvalidModelException or InvalidDataException => ExitCodes.Usage,
+        OipRequestException { StatusCode: 404 } => ExitCodes.NotFound,
+        OipRequestException { StatusCode: 409 } => ExitCodes.Conflict,
+        OipRequestException or InferenceInputException or ArgumentException or FormatException or InvalidModelException or InvalidDataException => ExitCodes.Usage,
         ModelKitException or IOException or InvalidOperationException or UnauthorizedAccessException or OptionsValidationException => ExitCodes.Usage,
         System.Data.Common.DbException or HttpRequestException or TimeoutException or Amazon.Runtime.AmazonClientException or Azure.RequestFailedException => ExitCodes.Usage,
         _ => null,

@@ -14,7 +14,8 @@ public static class InferenceEndpointsModelKitBuilderExtensions
 {
     /// <summary>
     /// Registers what <c>MapModelKitInference</c>, <c>MapModelKitGrpc</c> and <c>MapModelKitManagement</c> need: gRPC,
-    /// the <see cref="InferenceEndpointsOptions"/> (validated at start), the background load of
+    /// the <see cref="InferenceEndpointsOptions"/> (validated at start), <see cref="OipJsonInference"/> (the REST
+    /// inference request run in-process), the background load of
     /// <see cref="InferenceEndpointsOptions.Models"/>, the health check <c>modelkit-models</c> (tagged <c>ready</c>) and the
     /// authorization policy <see cref="InferenceEndpointsOptions.DefaultManagementPolicy"/> ("an authenticated user")
     /// unless the host registers a policy of that name itself. Needs an <c>IModelRegistry</c> (<c>AddModelRegistry()</c>)
@@ -38,6 +39,7 @@ public static class InferenceEndpointsModelKitBuilderExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ModelReadiness>();
         services.AddSingleton<InferenceEndpointHandler>();
+        services.AddSingleton(sp => new OipJsonInference(sp.GetRequiredService<InferenceEndpointHandler>()));
         services.AddSingleton<ModelRepositoryExtension>();
         services.AddHostedService<ModelPreloadService>();
         services.AddGrpc();
