@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Runtime.InteropServices;
-using ModelKit.Onnx;
 using ModelKit.Training.Distributed;
 using ModelKit.Training.Internal;
 using ModelKit.Training.Interop;
@@ -410,7 +409,7 @@ public sealed class SequentialNetwork : IDisposable
     /// <summary>
     /// Writes the network as an ONNX model (<c>ModelProto</c>) with the current parameters and buffers as initializers:
     /// one graph input named and shaped as <see cref="Input"/>, one output <c>logits</c> shaped as <see cref="Output"/>;
-    /// every layer maps to standard operators (see ModelKit.Onnx's <c>SequentialModelExporter</c>), Dropout is dropped
+    /// every layer maps to standard operators (see <see cref="SequentialModelExporter"/>), Dropout is dropped
     /// (the identity at inference) and BatchNorm uses its running statistics.
     /// </summary>
     /// <param name="destination">A writable stream; the caller keeps ownership.</param>

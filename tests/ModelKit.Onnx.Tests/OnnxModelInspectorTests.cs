@@ -3,7 +3,6 @@ using System.Text;
 using Google.Protobuf;
 using ModelKit.Onnx.Protobuf;
 using ModelKit.Registry;
-using ModelKit.Training;
 
 namespace ModelKit.Onnx.Tests;
 
@@ -11,18 +10,20 @@ public class OnnxModelInspectorTests
 {
     private const string Expected = "expected a serialized onnx.ModelProto (.onnx file).";
 
-    private static byte[] ExportedBytes() => SequentialModelExporter.ExportToBytes(new SequentialExportRequest(
-        [new FlattenLayer(), new LinearLayer(4, 3), new ReluLayer(), new LinearLayer(3, 2)],
-        [
-            new OnnxParameter("1.weight", new float[12], [3, 4]),
-            new OnnxParameter("1.bias", new float[3], [3]),
-            new OnnxParameter("3.weight", new float[6], [2, 3]),
-            new OnnxParameter("3.bias", new float[2], [2]),
-        ],
-        new TensorSpec("image", TensorElementType.Float, [-1, 1, 2, 2]))
-    {
-        ProducerName = "unit-test",
-    });
+    // Flatten → Linear(4→3) → ReLU → Linear(3→2) as ModelKit.Training's exporter writes it.
+    private static byte[] ExportedBytes() => new OnnxGraphBuilder("sequential", 17)
+        .SetProducer("unit-test", typeof(OnnxGraphBuilder).Assembly.GetName().Version!.ToString(3))
+        .AddInput("image", TensorElementType.Float, -1, 1, 2, 2)
+        .AddInitializer("1.weight", new float[12], 3, 4)
+        .AddInitializer("1.bias", new float[3], 3)
+        .AddInitializer("3.weight", new float[6], 2, 3)
+        .AddInitializer("3.bias", new float[2], 2)
+        .AddNode("Flatten", ["image"], ["/0/Flatten_output_0"], OnnxAttribute.Int("axis", 1))
+        .AddNode("Gemm", ["/0/Flatten_output_0", "1.weight", "1.bias"], ["/1/Gemm_output_0"], OnnxAttribute.Int("transB", 1))
+        .AddNode("Relu", ["/1/Gemm_output_0"], ["/2/Relu_output_0"])
+        .AddNode("Gemm", ["/2/Relu_output_0", "3.weight", "3.bias"], ["logits"], OnnxAttribute.Int("transB", 1))
+        .AddOutput("logits", TensorElementType.Float, -1, 2)
+        .ToBytes();
 
     private static ModelArtifactInfo Inspect(byte[] bytes)
     {
@@ -51,7 +52,7 @@ public class OnnxModelInspectorTests
         Assert.Equal("8", info.Properties["onnx.ir_version"]);
         Assert.Equal("17", info.Properties["onnx.opset"]);
         Assert.Equal("unit-test", info.Properties["onnx.producer_name"]);
-        Assert.Equal(typeof(SequentialModelExporter).Assembly.GetName().Version!.ToString(3), info.Properties["onnx.producer_version"]);
+        Assert.Equal(typeof(OnnxGraphBuilder).Assembly.GetName().Version!.ToString(3), info.Properties["onnx.producer_version"]);
     }
 
     [Fact]

@@ -1,15 +1,18 @@
 using Google.Protobuf;
 using ModelKit.Onnx.Protobuf;
-using ModelKit.Training;
 
 namespace ModelKit.Onnx.Tests;
 
 public class OnnxModelTests
 {
-    private static ModelProto Exported() => SequentialModelExporter.ExportProto(new SequentialExportRequest(
-        [new LinearLayer(4, 2)],
-        [new OnnxParameter("0.weight", new float[8], [2, 4]), new OnnxParameter("0.bias", new float[2], [2])],
-        new TensorSpec("features", TensorElementType.Float, [-1, 4])));
+    // A one-layer network as ModelKit.Training's exporter writes it: Gemm(features, W[2, 4], B[2]) with transB=1.
+    private static ModelProto Exported() => new OnnxGraphBuilder("sequential", 17)
+        .AddInput("features", TensorElementType.Float, -1, 4)
+        .AddInitializer("0.weight", new float[8], 2, 4)
+        .AddInitializer("0.bias", new float[2], 2)
+        .AddNode("Gemm", ["features", "0.weight", "0.bias"], ["logits"], OnnxAttribute.Float("alpha", 1f), OnnxAttribute.Float("beta", 1f), OnnxAttribute.Int("transB", 1))
+        .AddOutput("logits", TensorElementType.Float, -1, 2)
+        .Build();
 
     [Fact]
     public void Load_ModelLocalFunctions_AreKnownFieldsAndSurviveARoundTrip()

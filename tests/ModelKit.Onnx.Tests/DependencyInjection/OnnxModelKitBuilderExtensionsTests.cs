@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using ModelKit.Registry;
-using ModelKit.Training;
 
 namespace ModelKit.Onnx.Tests.DependencyInjection;
 
@@ -28,10 +27,13 @@ public class OnnxModelKitBuilderExtensionsTests
         services.AddModelKit().AddOnnx(o => o.MaxModelBytes = 100);
         using ServiceProvider provider = services.BuildServiceProvider();
         IModelFormatInspector inspector = provider.GetRequiredService<IModelFormatInspector>();
-        byte[] model = SequentialModelExporter.ExportToBytes(new SequentialExportRequest(
-            [new LinearLayer(8, 8)],
-            [new OnnxParameter("0.weight", new float[64], [8, 8]), new OnnxParameter("0.bias", new float[8], [8])],
-            new TensorSpec("x", TensorElementType.Float, [-1, 8])));
+        byte[] model = new OnnxGraphBuilder()
+            .AddInput("x", TensorElementType.Float, -1, 8)
+            .AddInitializer("0.weight", new float[64], 8, 8)
+            .AddInitializer("0.bias", new float[8], 8)
+            .AddNode("Gemm", ["x", "0.weight", "0.bias"], ["logits"], OnnxAttribute.Int("transB", 1))
+            .AddOutput("logits", TensorElementType.Float, -1, 8)
+            .ToBytes();
         using var stream = new MemoryStream(model);
 
         var ex = Assert.Throws<InvalidModelException>(() => inspector.Inspect(stream));

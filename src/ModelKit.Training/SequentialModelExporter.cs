@@ -1,9 +1,7 @@
 using System.Globalization;
-using ModelKit.Onnx.Protobuf;
-using ModelKit.Training;
-using Google.Protobuf;
+using ModelKit.Onnx;
 
-namespace ModelKit.Onnx;
+namespace ModelKit.Training;
 
 /// <summary>
 /// A trained parameter of a sequential network, named as PyTorch's <c>nn.Sequential.state_dict()</c> names it: the
@@ -68,7 +66,7 @@ public static class SequentialModelExporter
     /// <summary>The highest opset the exporter writes.</summary>
     public const int MaxOpset = 23;
 
-    /// <summary>Exports the network as a <c>ModelProto</c>.</summary>
+    /// <summary>Builds the ONNX graph of the network.</summary>
     /// <param name="request">The layers, parameters and input.</param>
     /// <returns>A new model the caller owns.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="request"/> or one of its lists is <see langword="null"/>.</exception>
@@ -80,7 +78,7 @@ public static class SequentialModelExporter
     /// a parameter belongs to no Linear layer or is given twice; the output name is empty or clashes with another name;
     /// the opset is outside <see cref="MinOpset"/> to <see cref="MaxOpset"/>; or a layer type is not supported.
     /// </exception>
-    internal static ModelProto ExportProto(SequentialExportRequest request)
+    private static OnnxGraphBuilder Build(SequentialExportRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(request.Layers, "request.Layers");
@@ -218,7 +216,7 @@ public static class SequentialModelExporter
             builder.AddMetadata(entry.Key, entry.Value);
         }
 
-        return builder.Build();
+        return builder;
     }
 
     /// <summary>Exports the network and serializes it (the bytes of a <c>.onnx</c> file).</summary>
@@ -233,7 +231,7 @@ public static class SequentialModelExporter
     /// a parameter belongs to no Linear layer or is given twice; the output name is empty or clashes with another name;
     /// the opset is outside <see cref="MinOpset"/> to <see cref="MaxOpset"/>; or a layer type is not supported.
     /// </exception>
-    public static byte[] ExportToBytes(SequentialExportRequest request) => ExportProto(request).ToByteArray();
+    public static byte[] ExportToBytes(SequentialExportRequest request) => Build(request).ToBytes();
 
     /// <summary>Exports the network and writes the serialized model to <paramref name="destination"/>.</summary>
     /// <param name="request">The layers, parameters and input.</param>
@@ -249,8 +247,8 @@ public static class SequentialModelExporter
             throw InvalidRequest("The destination stream is not writable; pass a stream opened for writing.", nameof(destination));
         }
 
-        ModelProto model = ExportProto(request);
-        model.WriteTo(destination);
+        byte[] model = Build(request).ToBytes();
+        destination.Write(model);
         destination.Flush();
     }
 
@@ -369,7 +367,7 @@ public static class SequentialModelExporter
                 case EmbeddingLayer e:
                 {
                     string weight = Take(text, Invariant($"{i}.weight"), [e.NumEmbeddings, e.EmbeddingDim]);
-                    string indices = Node("Cast", [value], OnnxAttribute.Int("to", (long)TensorProto.Types.DataType.Int64));
+                    string indices = Node("Cast", [value], OnnxAttribute.Int("to", (long)TensorElementType.Int64));
                     return (Node("Gather", [weight, indices], OnnxAttribute.Int("axis", 0)), output);
                 }
 

@@ -1,11 +1,16 @@
 using System.Buffers.Binary;
+using ModelKit.Onnx;
 using ModelKit.Onnx.Protobuf;
-using ModelKit.Training;
 
-namespace ModelKit.Onnx.Tests;
+namespace ModelKit.Training.Tests;
 
 public class SequentialModelExporterTests
 {
+    // The exported bytes read back through this test assembly's own copy of the ONNX protobuf classes.
+    private static ModelProto ExportProto(SequentialExportRequest request) => ModelProto.Parser.ParseFrom(SequentialModelExporter.ExportToBytes(request));
+
+    private static ModelSignature ReadSignature(SequentialExportRequest request) => OnnxModel.Load(SequentialModelExporter.ExportToBytes(request)).ReadSignature();
+
     private static float[] Values(int count, float start = 0.01f)
     {
         var data = new float[count];
@@ -31,7 +36,7 @@ public class SequentialModelExporterTests
     [Fact]
     public void Export_MapsLayersToFlattenGemmReluGemm()
     {
-        ModelProto model = SequentialModelExporter.ExportProto(MlpRequest());
+        ModelProto model = ExportProto(MlpRequest());
 
         GraphProto graph = model.Graph;
         Assert.Equal(["Flatten", "Gemm", "Relu", "Gemm"], graph.Node.Select(n => n.OpType));
@@ -47,7 +52,7 @@ public class SequentialModelExporterTests
     [Fact]
     public void Export_WritesPyTorchNamedInitializers()
     {
-        ModelProto model = SequentialModelExporter.ExportProto(MlpRequest());
+        ModelProto model = ExportProto(MlpRequest());
 
         Assert.Equal(["1.weight", "1.bias", "4.weight", "4.bias"], model.Graph.Initializer.Select(t => t.Name));
         TensorProto weight = model.Graph.Initializer[0];
@@ -62,11 +67,11 @@ public class SequentialModelExporterTests
     [Fact]
     public void Export_DynamicBatch_InputAndOutputAreSymbolic()
     {
-        ModelSignature signature = OnnxModel.ReadSignature(SequentialModelExporter.ExportProto(MlpRequest()));
+        ModelSignature signature = ReadSignature(MlpRequest());
 
         Assert.Equal(new TensorSpec("pixels", TensorElementType.Float, [-1, 3, 2, 2]), Assert.Single(signature.Inputs));
         Assert.Equal(new TensorSpec("logits", TensorElementType.Float, [-1, 3]), Assert.Single(signature.Outputs));
-        ModelProto model = SequentialModelExporter.ExportProto(MlpRequest());
+        ModelProto model = ExportProto(MlpRequest());
         Assert.Equal("N", model.Graph.Output[0].Type.TensorType.Shape.Dim[0].DimParam);
     }
 
@@ -75,7 +80,7 @@ public class SequentialModelExporterTests
     {
         SequentialExportRequest request = MlpRequest() with { Input = new TensorSpec("pixels", TensorElementType.Float, [8, 3, 2, 2]) };
 
-        ModelSignature signature = OnnxModel.ReadSignature(SequentialModelExporter.ExportProto(request));
+        ModelSignature signature = ReadSignature(request);
 
         Assert.Equal([8L, 3L], signature.Outputs[0].Shape);
     }
@@ -91,7 +96,7 @@ public class SequentialModelExporterTests
             Metadata = new Dictionary<string, string> { ["modelkit.run_id"] = "run-7" },
         };
 
-        ModelProto model = SequentialModelExporter.ExportProto(request);
+        ModelProto model = ExportProto(request);
 
         Assert.Equal(13, Assert.Single(model.OpsetImport).Version);
         Assert.Equal(7, model.IrVersion);
@@ -104,7 +109,7 @@ public class SequentialModelExporterTests
     [Fact]
     public void Export_DefaultOpsetIs17()
     {
-        ModelProto model = SequentialModelExporter.ExportProto(MlpRequest());
+        ModelProto model = ExportProto(MlpRequest());
 
         Assert.Equal(17, model.OpsetImport[0].Version);
         Assert.Equal(8, model.IrVersion);
@@ -119,7 +124,7 @@ public class SequentialModelExporterTests
         SequentialModelExporter.Export(MlpRequest(), stream);
 
         Assert.Equal(bytes, stream.ToArray());
-        Assert.Equal(4, OnnxModel.LoadProto(bytes).Graph.Node.Count);
+        Assert.Equal(4, ModelProto.Parser.ParseFrom(bytes).Graph.Node.Count);
     }
 
     [Fact]
@@ -127,7 +132,7 @@ public class SequentialModelExporterTests
     {
         var request = new SequentialExportRequest([new DropoutLayer(0.5)], [], new TensorSpec("x", TensorElementType.Float, [-1, 4]));
 
-        ModelProto model = SequentialModelExporter.ExportProto(request);
+        ModelProto model = ExportProto(request);
 
         NodeProto node = Assert.Single(model.Graph.Node);
         Assert.Equal(("Identity", "x", "logits"), (node.OpType, node.Input[0], node.Output[0]));
@@ -138,7 +143,7 @@ public class SequentialModelExporterTests
     {
         SequentialExportRequest request = MlpRequest() with { Layers = [new LinearLayer(12, 5)], Parameters = [] };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith(
             "Layer 0 (Linear 12→5) receives shape [-1, 3, 2, 2] of rank 4, but a Linear layer (ONNX Gemm) needs rank 2 [N, 12]. Add a FlattenLayer before it.",
             ex.Message,
@@ -150,7 +155,7 @@ public class SequentialModelExporterTests
     {
         SequentialExportRequest request = MlpRequest() with { Layers = [new FlattenLayer(), new LinearLayer(10, 5)] };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith(
             "Layer 1 (Linear 10→5) expects 10 input features but receives shape [-1, 12] (12 features). Fix InFeatures or the previous layer.",
             ex.Message,
@@ -171,7 +176,7 @@ public class SequentialModelExporterTests
             ],
         };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith(
             "Layer 1 (Linear 12→5) parameter '1.weight' has shape [12, 5], expected [5, 12] ([out, in] for a weight, [out] for a bias, as PyTorch stores them).",
             ex.Message,
@@ -186,7 +191,7 @@ public class SequentialModelExporterTests
             Parameters = [new OnnxParameter("1.weight", Values(60), [5, 12]), new OnnxParameter("4.weight", Values(15), [3, 5]), new OnnxParameter("4.bias", Values(3), [3])],
         };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith(
             "Layer 1 (Linear 12→5) needs parameter '1.bias' of shape [5], but it is missing (parameters given: '1.weight', '4.bias', '4.weight'). Pass the trained '1.bias'.",
             ex.Message,
@@ -207,7 +212,7 @@ public class SequentialModelExporterTests
             ],
         };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith("Layer 1 (Linear 12→5) parameter '1.weight' has shape [5, 12], which holds 60 values, but 59 were given.", ex.Message, StringComparison.Ordinal);
     }
 
@@ -216,7 +221,7 @@ public class SequentialModelExporterTests
     {
         SequentialExportRequest request = MlpRequest() with { Parameters = [.. MlpRequest().Parameters, new OnnxParameter("2.weight", [1f], [1])] };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith("Parameter '2.weight' belongs to no layer of the network (5 layers);", ex.Message, StringComparison.Ordinal);
     }
 
@@ -225,7 +230,7 @@ public class SequentialModelExporterTests
     {
         SequentialExportRequest request = MlpRequest() with { Input = new TensorSpec("pixels", TensorElementType.UInt8, [-1, 3, 2, 2]) };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith("Input 'pixels' has element type UInt8; the sequential exporter needs Float (float32) input", ex.Message, StringComparison.Ordinal);
     }
 
@@ -234,7 +239,7 @@ public class SequentialModelExporterTests
     {
         SequentialExportRequest request = MlpRequest() with { Input = new TensorSpec("pixels", TensorElementType.Float, [-1, -1]) };
 
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(request));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(request));
         Assert.StartsWith("Layer 1 (Linear 12→5) expects 12 input features but receives shape [-1, -1] (a dynamic number of features).", ex.Message, StringComparison.Ordinal);
     }
 
@@ -243,7 +248,7 @@ public class SequentialModelExporterTests
     [InlineData(24)]
     public void Export_UnsupportedOpset_Throws(int opset)
     {
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(MlpRequest() with { Opset = opset }));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(MlpRequest() with { Opset = opset }));
         Assert.StartsWith($"Opset {opset} is not supported by the sequential exporter: expected 13 to 23.", ex.Message, StringComparison.Ordinal);
     }
 
@@ -255,7 +260,7 @@ public class SequentialModelExporterTests
     [InlineData(23)]
     public void Export_SupportedOpsets_LoadBack(int opset)
     {
-        ModelProto model = OnnxModel.LoadProto(SequentialModelExporter.ExportToBytes(MlpRequest() with { Opset = opset }));
+        ModelProto model = ModelProto.Parser.ParseFrom(SequentialModelExporter.ExportToBytes(MlpRequest() with { Opset = opset }));
 
         Assert.Equal(opset, model.OpsetImport[0].Version);
     }
@@ -263,7 +268,7 @@ public class SequentialModelExporterTests
     [Fact]
     public void Export_NoLayers_Throws()
     {
-        var ex = Assert.Throws<ArgumentException>(() => SequentialModelExporter.ExportProto(MlpRequest() with { Layers = [] }));
+        var ex = Assert.Throws<ArgumentException>(() => ExportProto(MlpRequest() with { Layers = [] }));
         Assert.StartsWith("The network has no layers;", ex.Message, StringComparison.Ordinal);
     }
 }
