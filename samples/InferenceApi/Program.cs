@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text;
 using InferenceApi;
 using Microsoft.AspNetCore.Authentication.JwtBearer;
@@ -13,12 +12,13 @@ using OpenTelemetry.Trace;
 var builder = WebApplication.CreateBuilder(args);
 ConfigurationManager config = builder.Configuration;
 
-// REST (HTTP/1.1 and HTTP/2) and gRPC on one cleartext port: Kestrel picks HTTP/2 only through TLS ALPN, so
-// ListenHttp1AndHttp2Cleartext recognises prior-knowledge HTTP/2 by its connection preface. With TLS, configure an
-// Http1AndHttp2 endpoint with a certificate instead.
-var url = new Uri(config["ModelKit:Url"] ?? "http://127.0.0.1:8080");
-builder.WebHost.ConfigureKestrel(k => k.ListenHttp1AndHttp2Cleartext(
-    new IPEndPoint(url.Host == "localhost" ? IPAddress.Loopback : IPAddress.Parse(url.Host), url.Port)));
+// REST (HTTP/1.1 and HTTP/2) and gRPC on each URL, one port each: ModelKit:Url if set, else the host's urls setting
+// (--urls, ASPNETCORE_URLS), else http://127.0.0.1:8080. Kestrel picks HTTP/2 only through TLS ALPN, so for http:// URLs
+// ListenHttp1AndHttp2 recognises prior-knowledge HTTP/2 by its connection preface; https:// URLs use ALPN. The urls
+// setting is then cleared: these endpoints replace it (Kestrel would otherwise warn that it overrides it).
+string urls = config["ModelKit:Url"] ?? config[WebHostDefaults.ServerUrlsKey] ?? "http://127.0.0.1:8080";
+builder.WebHost.UseUrls();
+builder.WebHost.ConfigureKestrel(k => k.ListenHttp1AndHttp2(urls));
 
 // 1. ModelKit: the registry in a data directory, ONNX Runtime serving, the Open Inference Protocol endpoints.
 builder.Services.AddModelKit(o => o.DataDirectory = config["ModelKit:DataDirectory"] ?? "./modelkit-data")

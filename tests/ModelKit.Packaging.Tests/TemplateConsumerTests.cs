@@ -3,8 +3,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Grpc.Net.Client;
 using Microsoft.Extensions.DependencyInjection;
 using ModelKit.Registry;
+using ModelKit.Serving.AspNetCore.Protocol;
 using ModelKit.Serving;
 using Xunit.Abstractions;
 
@@ -55,22 +57,22 @@ public sealed class TemplateConsumerTests(PackagesFixture packages, ITestOutputH
         Assert.Contains("alias production -> fashion-mnist/1", trainOutput, StringComparison.Ordinal);
         output.WriteLine($"trained: {clock.Elapsed.TotalSeconds:F0} s");
 
-        // Serve the registry (configuration from the environment, as `ModelKit__DataDirectory=DIR dotnet run` does).
-        int restPort = FreePort(), grpcPort = FreePort();
+        // Serve the registry as `ModelKit__DataDirectory=DIR dotnet run --urls URL` does: the data directory from the
+        // environment, the address from the host's standard --urls, REST and gRPC both on that one port.
+        int port = FreePort();
         const string apiKey = "consumer-test-key";
         var environment = new Dictionary<string, string>
         {
             ["ModelKit__DataDirectory"] = data,
-            ["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{restPort}",
-            ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpcPort}",
             ["Auth__ApiKeys__0"] = apiKey,
         };
         string apiDirectory = Path.Combine(work, "FashionApi");
+        string apiDll = Path.Combine(apiDirectory, "bin", "Release", "net10.0", "FashionApi.dll");
         using Process api = ConsumerProcess.Start(
-            PackagesFixture.Dotnet, [Path.Combine(apiDirectory, "bin", "Release", "net10.0", "FashionApi.dll")], apiDirectory, environment, out StringBuilder apiOutput);
+            PackagesFixture.Dotnet, [apiDll, "--urls", $"http://127.0.0.1:{port}"], apiDirectory, environment, out StringBuilder apiOutput);
         try
         {
-            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{restPort}"), Timeout = TimeSpan.FromSeconds(60) };
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
             await WaitUntilLiveAsync(http, api, apiOutput);
             output.WriteLine($"modelkit-api live: {clock.Elapsed.TotalSeconds:F0} s");
 
@@ -100,6 +102,16 @@ public sealed class TemplateConsumerTests(PackagesFixture packages, ITestOutputH
             Assert.Equal(ArgMax(expected), ArgMax(served));
             output.WriteLine($"served class {ArgMax(served)} (label of t10k image 0: 9), logits equal to the in-process run: {clock.Elapsed.TotalSeconds:F0} s");
 
+            // The same request over gRPC (cleartext HTTP/2 with prior knowledge) on the same --urls port.
+            float[] servedGrpc = await InferOverGrpcAsync($"http://127.0.0.1:{port}", image);
+            Assert.Equal(served.Length, servedGrpc.Length);
+            for (int i = 0; i < served.Length; i++)
+            {
+                Assert.True(Math.Abs(served[i] - servedGrpc[i]) <= 1e-6f * Math.Max(1f, Math.Abs(served[i])), $"logit {i}: REST {served[i]}, gRPC {servedGrpc[i]}");
+            }
+
+            output.WriteLine($"gRPC ModelInfer on the same port answered the same logits: {clock.Elapsed.TotalSeconds:F0} s");
+
             // Management endpoints need authorization; health and Prometheus endpoints are mapped.
             using (HttpResponseMessage anonymous = await http.GetAsync("/modelkit/v1/models"))
             {
@@ -124,18 +136,59 @@ public sealed class TemplateConsumerTests(PackagesFixture packages, ITestOutputH
             string scrape = await metrics.Content.ReadAsStringAsync();
             Assert.Equal(HttpStatusCode.OK, metrics.StatusCode);
             Assert.Contains("# TYPE ", scrape, StringComparison.Ordinal);
-            output.WriteLine($"total {clock.Elapsed.TotalSeconds:F0} s");
         }
         finally
         {
-            if (!api.HasExited)
-            {
-                api.Kill(entireProcessTree: true);
-                await api.WaitForExitAsync();
-            }
-
+            await StopAsync(api);
             output.WriteLine(ConsumerProcess.Snapshot(apiOutput));
         }
+
+        // ModelKit:Url (here from the environment) still sets the address, again for both protocols on one port.
+        int urlPort = FreePort();
+        environment["ModelKit__Url"] = $"http://127.0.0.1:{urlPort}";
+        using Process api2 = ConsumerProcess.Start(PackagesFixture.Dotnet, [apiDll], apiDirectory, environment, out StringBuilder api2Output);
+        try
+        {
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{urlPort}"), Timeout = TimeSpan.FromSeconds(60) };
+            await WaitUntilLiveAsync(http, api2, api2Output);
+            string request = await File.ReadAllTextAsync(Path.Combine(apiDirectory, "requests", "fashion-mnist-t10k-0.json"));
+            float[] image = [.. JsonDocument.Parse(request).RootElement.GetProperty("inputs")[0].GetProperty("data").EnumerateArray().Select(e => e.GetSingle())];
+            Assert.Equal(10, (await InferOverGrpcAsync($"http://127.0.0.1:{urlPort}", image)).Length);
+            output.WriteLine($"ModelKit__Url: REST live and gRPC ModelInfer on port {urlPort}; total {clock.Elapsed.TotalSeconds:F0} s");
+        }
+        finally
+        {
+            await StopAsync(api2);
+            output.WriteLine(ConsumerProcess.Snapshot(api2Output));
+        }
+    }
+
+    private static async Task StopAsync(Process api)
+    {
+        if (!api.HasExited)
+        {
+            api.Kill(entireProcessTree: true);
+            await api.WaitForExitAsync();
+        }
+    }
+
+    private static async Task<float[]> InferOverGrpcAsync(string address, float[] image)
+    {
+        using GrpcChannel channel = GrpcChannel.ForAddress(address);
+        var client = new GRPCInferenceService.GRPCInferenceServiceClient(channel);
+        var request = new ModelInferRequest { ModelName = "fashion-mnist", ModelVersion = "1" };
+        request.Inputs.Add(new ModelInferRequest.Types.InferInputTensor
+        {
+            Name = "input",
+            Datatype = "FP32",
+            Shape = { 1, 1, 28, 28 },
+            Contents = new InferTensorContents { Fp32Contents = { image } },
+        });
+        ModelInferResponse response = await client.ModelInferAsync(request, deadline: DateTime.UtcNow.AddMinutes(1));
+        Assert.Equal("fashion-mnist", response.ModelName);
+        Assert.Equal("FP32", response.Outputs[0].Datatype);
+        Assert.Equal([1L, 10L], response.Outputs[0].Shape);
+        return [.. response.Outputs[0].Contents.Fp32Contents];
     }
 
     private static async Task<float[]> RunInProcessAsync(string dataDirectory, float[] image)

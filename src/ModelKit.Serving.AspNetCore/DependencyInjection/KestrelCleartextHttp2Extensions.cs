@@ -2,6 +2,7 @@ using System.Buffers;
 using System.IO.Pipelines;
 using System.Net;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
 namespace Microsoft.AspNetCore.Hosting;
@@ -55,6 +56,84 @@ public static class KestrelCleartextHttp2Extensions
             result = o;
         });
         return result!;
+    }
+
+    /// <summary>
+    /// Listens on every URL of <paramref name="urls"/> for HTTP/1.1 and HTTP/2 on the same port, so that REST and gRPC
+    /// clients share each address: an <c>http://</c> URL gets cleartext HTTP/1.1 and prior-knowledge HTTP/2
+    /// (<see cref="ListenHttp1AndHttp2Cleartext(KestrelServerOptions, IPEndPoint)"/>), an <c>https://</c> URL gets
+    /// <see cref="HttpProtocols.Http1AndHttp2"/> over TLS (ALPN) with Kestrel's default certificate. The URLs are written
+    /// as for the host's <c>urls</c> setting (<c>--urls</c>, <c>ASPNETCORE_URLS</c>), which a host can pass here so that
+    /// those addresses serve both protocols; note that endpoints configured in code replace that setting's, so call this
+    /// for all of them.
+    /// </summary>
+    /// <param name="options">Kestrel's options (inside <c>ConfigureKestrel</c>).</param>
+    /// <param name="urls">One or more URLs separated by <c>;</c>, each <c>scheme://host:port</c> without a path:
+    /// the host an IP address (IPv6 in brackets), <c>localhost</c> (binds 127.0.0.1) or <c>*</c>, <c>+</c> or any other
+    /// name (binds every IPv4 address, like Kestrel); port 0 picks a free port (read it back from the returned options'
+    /// <see cref="ListenOptions.IPEndPoint"/> after start). For example <c>http://127.0.0.1:8080;http://[::1]:8080</c>.</param>
+    /// <returns>The public endpoints' options, one per URL, in order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> or <paramref name="urls"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="urls"/> holds no URL, or a URL is not <c>http://</c> or
+    /// <c>https://</c> with a host and port and no path (the message quotes it and gives an example).</exception>
+    public static IReadOnlyList<ListenOptions> ListenHttp1AndHttp2(this KestrelServerOptions options, string urls)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(urls);
+        string[] parts = urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (parts.Length == 0)
+        {
+            throw new ArgumentException($"'{urls}' holds no URL; give one or more URLs separated by ';', for example http://127.0.0.1:8080.", nameof(urls));
+        }
+
+        var endpoints = new List<(IPEndPoint EndPoint, bool Https)>(parts.Length);
+        foreach (string url in parts)
+        {
+            BindingAddress address;
+            try
+            {
+                address = BindingAddress.Parse(url);
+            }
+            catch (FormatException ex)
+            {
+                throw new ArgumentException($"'{url}' is not a URL like http://127.0.0.1:8080 ({ex.Message}).", nameof(urls), ex);
+            }
+
+            bool https = string.Equals(address.Scheme, "https", StringComparison.OrdinalIgnoreCase);
+            if ((!https && !string.Equals(address.Scheme, "http", StringComparison.OrdinalIgnoreCase)) || address.IsUnixPipe || address.Port < 0)
+            {
+                throw new ArgumentException($"'{url}' is not an http:// or https:// URL with a host and port; write it like http://127.0.0.1:8080.", nameof(urls));
+            }
+
+            if (address.PathBase.Length > 0)
+            {
+                throw new ArgumentException($"'{url}' has the path '{address.PathBase}'; Kestrel endpoints take no path, so give scheme://host:port only (use UsePathBase for a path prefix).", nameof(urls));
+            }
+
+            IPAddress ip = string.Equals(address.Host, "localhost", StringComparison.OrdinalIgnoreCase)
+                ? IPAddress.Loopback
+                : IPAddress.TryParse(address.Host.Trim('[', ']'), out IPAddress? parsed) ? parsed : IPAddress.Any;
+            endpoints.Add((new IPEndPoint(ip, address.Port), https));
+        }
+
+        var result = new List<ListenOptions>(endpoints.Count);
+        foreach ((IPEndPoint endPoint, bool https) in endpoints)
+        {
+            if (!https)
+            {
+                result.Add(options.ListenHttp1AndHttp2Cleartext(endPoint));
+                continue;
+            }
+
+            options.Listen(endPoint, o =>
+            {
+                o.Protocols = HttpProtocols.Http1AndHttp2;
+                o.UseHttps();
+                result.Add(o);
+            });
+        }
+
+        return result;
     }
 
     private static async Task DispatchAsync(ConnectionContext connection, ConnectionDelegate http1, ConnectionDelegate? http2, TimeSpan timeout)
