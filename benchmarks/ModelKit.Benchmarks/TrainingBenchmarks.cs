@@ -1,6 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
 using Microsoft.Extensions.Options;
 using ModelKit.Training;
 
@@ -11,11 +14,13 @@ namespace ModelKit.Benchmarks;
 /// start's MLP and the DistributedTraining sample's CNN, through ModelKit (<see cref="SequentialNetwork.TrainStep"/>:
 /// managed checks, P/Invoke, the shim's step with the network's own dropout generator) against a raw libtorch C++ loop of
 /// the same network (<c>native/modelkit_torch/src/mk_bench_raw.h</c>: torch::nn modules, torch::optim::Adam, no ModelKit
-/// code), run two ways: as the separate program <c>mk_train_bench</c> (its own process, no .NET; driven over a pipe, one
-/// line per 8 steps) and in-process through the shim's <c>mk_bench_raw_train</c>. Same libtorch, flags and thread count
-/// (2 intra-op threads, 2 OpenBLAS threads) everywhere. One operation is one sample.
+/// code) as the separate program <c>mk_train_bench</c> (its own process, no .NET; driven over a pipe, one line per 8
+/// steps). Same libtorch, flags and thread count (2 intra-op threads, 2 OpenBLAS threads) in both. One operation is one
+/// sample. The suite's own job is a short, complete in-process run (1 warm-up and 5 measured iterations per case, about
+/// two minutes in all): <c>bash eng/bench.sh '*TrainingBenchmarks*'</c> with no job options (<c>--inProcess</c> or
+/// <c>--job</c> would add a second job next to this one).
 /// </summary>
-[InProcess]
+[Config(typeof(ShortInProcessConfig))]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class TrainingBenchmarks
 {
@@ -84,13 +89,6 @@ public class TrainingBenchmarks
         return double.Parse(line, CultureInfo.InvariantCulture);
     }
 
-    /// <summary>The same raw loop in this process through the shim's <c>mk_bench_raw_train</c>.</summary>
-    [Benchmark(OperationsPerInvoke = Steps * Batch, Description = "raw libtorch loop in-process")]
-    public double RawInProcess()
-    {
-        return ShimBenchBinding.RawTrain(Network == "mlp" ? 0 : 1, Steps, Batch);
-    }
-
     /// <summary>ModelKit's <see cref="SequentialNetwork.TrainStep"/>.</summary>
     [Benchmark(OperationsPerInvoke = Steps * Batch, Description = "ModelKit TrainStep")]
     public float ModelKit()
@@ -145,5 +143,12 @@ public class TrainingBenchmarks
         }
 
         throw new InvalidOperationException($"No ModelKit.sln above '{AppContext.BaseDirectory}'.");
+    }
+
+    /// <summary>One in-process job: 1 launch, 1 warm-up and 5 measured iterations per case.</summary>
+    private sealed class ShortInProcessConfig : ManualConfig
+    {
+        public ShortInProcessConfig() =>
+            AddJob(Job.Default.WithToolchain(InProcessEmitToolchain.Instance).WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(5).WithId("ShortInProcess"));
     }
 }

@@ -314,15 +314,6 @@ MK_API int mk_dist_all_reduce_sum(mk_process_group* group, double* values, int64
 /** Waits until every rank reaches the barrier. */
 MK_API int mk_dist_barrier(mk_process_group* group);
 
-/* ---- benchmark baseline (mk_bench.cpp) ---------------------------------------------------------- */
-
-/**
- * A raw libtorch C++ training loop (torch::nn + torch::optim::Adam, no ModelKit code in the step) of the MLP (kind 0) or
- * the CNN (kind 1) over one fixed random batch: the baseline of the training benchmarks. Writes the seconds `steps`
- * steps took (after one warm-up step).
- */
-MK_API int mk_bench_raw_train(int32_t kind, int32_t steps, int32_t batch, double* out_seconds);
-
 #ifdef __cplusplus
 }
 #endif

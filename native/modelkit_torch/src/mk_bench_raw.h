@@ -1,6 +1,6 @@
 // The raw libtorch C++ training loop that ModelKit's trainer is benchmarked against: the quick start's MLP and the
 // DistributedTraining sample's CNN as torch::nn modules, torch::optim::Adam and F::cross_entropy, with no ModelKit code.
-// One source for both users: the shim's mk_bench_raw_train (in-process) and the separate program bench/mk_train_bench.cpp.
+// Built into the separate program bench/mk_train_bench.cpp (no ModelKit code, no .NET in its process).
 #pragma once
 
 #include <cstdint>
