@@ -46,11 +46,7 @@ internal sealed class AzureBlobArtifactStoreOptionsValidator : IValidateOptions<
             failures.Add("AzureBlobArtifactStoreOptions.ConnectionString is empty; set it to the storage account's connection string.");
         }
 
-        string prefix = options.BlobPrefix ?? string.Empty;
-        bool prefixOk = prefix.Length == 0 || (prefix.Length <= 512 && prefix.EndsWith('/') && !prefix.StartsWith('/') &&
-            !prefix.Contains("..", StringComparison.Ordinal) && !prefix.Contains("//", StringComparison.Ordinal) &&
-            prefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '_' or '.' or '-'));
-        if (options.BlobPrefix is null || !prefixOk)
+        if (!Microsoft.Extensions.DependencyInjection.ArtifactStoreRegistration.IsValidPrefix(options.BlobPrefix))
         {
             failures.Add($"AzureBlobArtifactStoreOptions.BlobPrefix '{options.BlobPrefix}' is invalid: use '' or characters from [A-Za-z0-9/_.-] ending with '/', without '..', for example 'modelkit/'.");
         }

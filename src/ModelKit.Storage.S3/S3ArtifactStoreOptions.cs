@@ -73,7 +73,7 @@ internal sealed class S3ArtifactStoreOptionsValidator : IValidateOptions<S3Artif
             failures.Add("S3ArtifactStoreOptions.BucketName is empty; set it, for example UseS3Artifacts(o => o.BucketName = \"models\").");
         }
 
-        if (!IsValidPrefix(options.KeyPrefix))
+        if (!Microsoft.Extensions.DependencyInjection.ArtifactStoreRegistration.IsValidPrefix(options.KeyPrefix))
         {
             failures.Add($"S3ArtifactStoreOptions.KeyPrefix '{options.KeyPrefix}' is invalid: use '' or characters from [A-Za-z0-9/_.-] ending with '/', without '..', for example 'modelkit/'.");
         }
@@ -95,21 +95,5 @@ internal sealed class S3ArtifactStoreOptionsValidator : IValidateOptions<S3Artif
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    internal static bool IsValidPrefix(string? prefix)
-    {
-        if (prefix is null)
-        {
-            return false;
-        }
-
-        if (prefix.Length == 0)
-        {
-            return true;
-        }
-
-        return prefix.Length <= 512 && prefix.EndsWith('/') && !prefix.StartsWith('/') && !prefix.Contains("..", StringComparison.Ordinal) &&
-            !prefix.Contains("//", StringComparison.Ordinal) && prefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '/' or '_' or '.' or '-');
     }
 }

@@ -7,7 +7,7 @@ namespace ModelKit.Registry;
 /// </summary>
 /// <remarks>
 /// Uploads happen in two steps so that the registry can validate an artifact before it is stored:
-/// <see cref="StagedArtifact.CreateAsync"/> copies the caller's stream into a local file under
+/// <see cref="StagedArtifact.CreateAsync(Stream, string, long, string, bool, CancellationToken)"/> copies the caller's stream into a local file under
 /// <see cref="StagingDirectory"/> while hashing it and enforcing the size limit, and <see cref="PutAsync"/> stores the
 /// staged file at its content address. Nothing ever deletes a stored artifact except <see cref="DeleteAsync"/>, which
 /// the registry calls only from garbage collection, after a grace period and after proving under the metadata store's

@@ -77,6 +77,13 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
 
     public IArtifactStore Artifacts => _artifacts;
 
+    /// <summary>
+    /// Gets whether staging writes the file to disk while it copies: only for the file store, which renames the staged file
+    /// into place after an fsync (the disk writes then overlap the copy and the hash). Stores that upload elsewhere need no
+    /// local durability and skip the disk writes.
+    /// </summary>
+    private bool WriteBackWhileStaging => _artifacts is Files.FileArtifactStore;
+
     /// <summary>Gets whether the change feed runs and resolved references are being cached.</summary>
     public bool IsResolveCacheLive => _feedLive;
 
@@ -105,7 +112,7 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
             }
 
             StagedArtifact staged = await StagedArtifact.CreateAsync(
-                content, _artifacts.StagingDirectory, _options.MaxArtifactSizeBytes, $"model '{registration.Name}'", cancellationToken).ConfigureAwait(false);
+                content, _artifacts.StagingDirectory, _options.MaxArtifactSizeBytes, $"model '{registration.Name}'", WriteBackWhileStaging, cancellationToken).ConfigureAwait(false);
             await using (staged.ConfigureAwait(false))
             {
                 ModelArtifactInfo info;
@@ -338,7 +345,7 @@ internal sealed class ModelRegistry : IModelRegistry, IDisposable
 
             string what = string.Create(CultureInfo.InvariantCulture, $"attachment '{attachmentName}' of model '{name}' version {version}");
             StagedArtifact staged = await StagedArtifact.CreateAsync(
-                content, _artifacts.StagingDirectory, _options.MaxAttachmentSizeBytes, what, cancellationToken).ConfigureAwait(false);
+                content, _artifacts.StagingDirectory, _options.MaxAttachmentSizeBytes, what, WriteBackWhileStaging, cancellationToken).ConfigureAwait(false);
             await using (staged.ConfigureAwait(false))
             {
                 Guid pin = await _metadata.PinArtifactAsync(staged.Digest, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);

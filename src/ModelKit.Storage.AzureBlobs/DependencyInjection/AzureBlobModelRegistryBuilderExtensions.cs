@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using ModelKit.Registry;
 using ModelKit.Storage.AzureBlobs;
 using ModelKit.Storage.AzureBlobs.Internal;
@@ -23,9 +21,7 @@ public static class AzureBlobModelRegistryBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddValidatedModelKitOptions<AzureBlobArtifactStoreOptions, AzureBlobArtifactStoreOptionsValidator>(configure);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IArtifactStore>(sp =>
-            new AzureBlobArtifactStore(sp.GetRequiredService<IOptions<AzureBlobArtifactStoreOptions>>().Value)));
-        return builder;
+        return ArtifactStoreRegistration.UseArtifactStore<AzureBlobArtifactStoreOptions, AzureBlobArtifactStoreOptionsValidator>(
+            builder, configure, options => new AzureBlobArtifactStore(options));
     }
 }

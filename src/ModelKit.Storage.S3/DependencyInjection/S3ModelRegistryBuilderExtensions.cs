@@ -1,5 +1,3 @@
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Options;
 using ModelKit.Registry;
 using ModelKit.Storage.S3;
 using ModelKit.Storage.S3.Internal;
@@ -25,9 +23,7 @@ public static class S3ModelRegistryBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
-        builder.Services.AddValidatedModelKitOptions<S3ArtifactStoreOptions, S3ArtifactStoreOptionsValidator>(configure);
-        builder.Services.Replace(ServiceDescriptor.Singleton<IArtifactStore>(sp =>
-            new S3ArtifactStore(sp.GetRequiredService<IOptions<S3ArtifactStoreOptions>>().Value)));
-        return builder;
+        return ArtifactStoreRegistration.UseArtifactStore<S3ArtifactStoreOptions, S3ArtifactStoreOptionsValidator>(
+            builder, configure, options => new S3ArtifactStore(options));
     }
 }

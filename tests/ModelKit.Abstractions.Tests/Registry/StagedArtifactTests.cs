@@ -74,6 +74,41 @@ public sealed class StagedArtifactTests : IDisposable
         Assert.True(File.Exists(kept.FilePath));
     }
 
+    [Fact]
+    public async Task CreateAsync_WritingBackWhileCopying_StagesTheSameBytesAndDigest_AcrossSeveralFlushes()
+    {
+        // 40 MB in odd-sized reads: two early flushes (every 16 MiB) run while the copy goes on.
+        byte[] bytes = new byte[40_000_000];
+        new Random(5).NextBytes(bytes);
+
+        await using StagedArtifact staged = await StagedArtifact.CreateAsync(new ChunkedStream(bytes, 300_007), _dir, long.MaxValue, "model 'm'", writeBackWhileCopying: true);
+
+        Assert.Equal(bytes.Length, staged.SizeBytes);
+        Assert.Equal("sha256:" + Convert.ToHexStringLower(SHA256.HashData(bytes)), staged.Digest);
+        byte[] written = await File.ReadAllBytesAsync(staged.FilePath);
+        Assert.True(bytes.AsSpan().SequenceEqual(written));
+        staged.FlushToDisk();
+    }
+
+    [Fact]
+    public async Task CreateAsync_WritingBackWhileCopying_OverTheLimit_StopsAfterLimitPlusOneByte_AndDeletesTheFile()
+    {
+        var content = new CountingStream(new byte[40_000_000]);
+
+        await Assert.ThrowsAsync<ArtifactTooLargeException>(() => StagedArtifact.CreateAsync(content, _dir, 20_000_000, "model 'big'", writeBackWhileCopying: true));
+
+        Assert.Equal(20_000_001, content.BytesRead);
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
+    [Fact]
+    public async Task CreateAsync_WritingBackWhileCopying_ReadFailsAfterAFlushStarted_DeletesTheFile()
+    {
+        await Assert.ThrowsAsync<IOException>(() => StagedArtifact.CreateAsync(new ChunkedStream(new byte[30_000_000], 1 << 20, failAfter: 20_000_000), _dir, long.MaxValue, "model 'm'", writeBackWhileCopying: true));
+
+        Assert.Empty(Directory.GetFiles(_dir));
+    }
+
     [Theory]
     [InlineData("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", true)]
     [InlineData("sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", false)]
@@ -99,6 +134,13 @@ public sealed class StagedArtifactTests : IDisposable
             BytesRead += n;
             return n;
         }
+    }
+
+    /// <summary>Serves at most <paramref name="chunk"/> bytes a read; throws once <paramref name="failAfter"/> bytes were served.</summary>
+    private sealed class ChunkedStream(byte[] bytes, int chunk, long failAfter = long.MaxValue) : MemoryStream(bytes)
+    {
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Position >= failAfter ? throw new IOException("The connection was reset.") : base.ReadAsync(buffer[..Math.Min(chunk, buffer.Length)], cancellationToken);
     }
 
     private sealed class FailingStream : MemoryStream
