@@ -35,6 +35,9 @@ public enum LabelJoinResult
 /// </summary>
 public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDisposable
 {
+    /// <summary>The most queued items the processing loop takes at once.</summary>
+    private const int BatchSize = 256;
+
     private readonly MonitoringOptions _options;
     private readonly IReferenceProfileStore _profiles;
     private readonly IAlertSink[] _sinks;
@@ -60,6 +63,13 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private long _dropped;
     private long _droppedReported;
     private int _disposed;
+
+    // The processing loop's own (never read elsewhere): the feature rows of a run of observations, and the last version.
+    private double[] _rows = new double[4096];
+    private int[] _runOffsets = [];
+    private long[] _runNonFinite = [];
+    private ModelVersion? _lastVersion;
+    private MonitoredVersion? _lastState;
 
     /// <summary>Creates the monitor and starts its background loops.</summary>
     /// <param name="options">The settings (validated by <c>AddMonitoring</c> at host start).</param>
@@ -362,11 +372,19 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private async Task ProcessAsync()
     {
         CancellationToken stop = _stop.Token;
+        object[] batch = new object[BatchSize];
         try
         {
             while (true)
             {
-                if (!_work.Reader.TryRead(out object? item))
+                // Drain the queue in chunks: one wake-up and one lock per chunk of observations, not per observation.
+                int count = 0;
+                while (count < batch.Length && _work.Reader.TryRead(out object? next))
+                {
+                    batch[count++] = next;
+                }
+
+                if (count == 0)
                 {
                     if (_work.Reader.Completion.IsCompleted)
                     {
@@ -379,59 +397,187 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     continue;
                 }
 
-                try
+                int i = 0;
+                while (i < count)
                 {
-                    switch (item)
+                    int end = FastRunEnd(batch, i, count, out MonitoredVersion? state);
+                    if (end > i)
                     {
-                        case Observed o:
-                            try
-                            {
-                                await ProcessObservationAsync(o, stop).ConfigureAwait(false);
-                            }
-                            finally
-                            {
-                                o.ReturnBuffers();
-                            }
-
-                            break;
-                        case LabelItem l:
-                            await ProcessLabelAsync(l, stop).ConfigureAwait(false);
-                            break;
-                        case ProfileItem p:
-                            lock (_stateLock)
-                            {
-                                MonitoredVersion state = GetOrCreate(p.Version);
-                                state.ProfileLoaded = true;
-                                state.UseProfile(p.Profile, _time.GetUtcNow());
-                            }
-
-                            p.Done.TrySetResult();
-                            break;
-                        case Tick:
-                            CloseWindowsByTime();
-                            break;
-                        case FlushItem f:
-                            if (_capture is not null)
-                            {
-                                await _capture.FlushAsync(stop).ConfigureAwait(false);
-                            }
-
-                            f.Done.TrySetResult();
-                            break;
+                        ProcessObservations(state!, batch, i, end);
+                        i = end;
+                        continue;
                     }
+
+                    await ProcessItemAsync(batch[i], stop).ConfigureAwait(false);
+                    i++;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
-                {
-                    ModelVersion? version = (item as Observed)?.Version;
-                    MonitoringLog.ObservationFailed(_logger, version?.Name ?? "?", version?.Version ?? 0, ex);
-                    (item as LabelItem)?.Result.TrySetException(ex);
-                    (item as FlushItem)?.Done.TrySetResult();
-                    (item as ProfileItem)?.Done.TrySetException(ex);
-                }
+
+                Array.Clear(batch, 0, count);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Returns the end of the run of observations from <paramref name="start"/> that take the fast path: the same model
+    /// version, its profile in use (not loading, not collecting a baseline) and no capture. Only this loop changes
+    /// <see cref="_versions"/>, so it reads it without the lock.
+    /// </summary>
+    private int FastRunEnd(object[] batch, int start, int count, out MonitoredVersion? state)
+    {
+        state = null;
+        if (_capture is not null || batch[start] is not Observed first)
+        {
+            return start;
+        }
+
+        if (!ReferenceEquals(first.Version, _lastVersion))
+        {
+            if (!_versions.TryGetValue((first.Version.Name, first.Version.Version), out MonitoredVersion? found))
+            {
+                return start;
+            }
+
+            _lastVersion = first.Version;
+            _lastState = found;
+        }
+
+        state = _lastState!;
+        if (!state.ProfileLoaded || state.InBaseline)
+        {
+            return start;
+        }
+
+        int end = start + 1;
+        while (end < count && batch[end] is Observed o && ReferenceEquals(o.Version, first.Version))
+        {
+            end++;
+        }
+
+        return end;
+    }
+
+    /// <summary>
+    /// The fast path: extracts the features of a run of observations of one version into a reused buffer (outside the
+    /// lock; the pooled tensor copies go back at once), then adds them to the window under one lock.
+    /// </summary>
+    private void ProcessObservations(MonitoredVersion state, object[] batch, int start, int end)
+    {
+        int n = end - start;
+        if (_runOffsets.Length < n + 1)
+        {
+            _runOffsets = new int[Math.Max(n + 1, BatchSize + 1)];
+            _runNonFinite = new long[_runOffsets.Length];
+        }
+
+        int offset = 0;
+        for (int k = 0; k < n; k++)
+        {
+            var o = (Observed)batch[start + k];
+            _runOffsets[k] = offset;
+            try
+            {
+                offset += state.Extractor.ExtractInto(o.Inputs, o.Outputs, ref _rows, offset, out _runNonFinite[k]);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                _runNonFinite[k] = -1;
+                MonitoringLog.ObservationFailed(_logger, o.Version.Name, o.Version.Version, ex);
+            }
+            finally
+            {
+                o.ReturnBuffers();
+            }
+        }
+
+        _runOffsets[n] = offset;
+        lock (_stateLock)
+        {
+            for (int k = 0; k < n; k++)
+            {
+                var o = (Observed)batch[start + k];
+                long nonFinite = _runNonFinite[k];
+                if (nonFinite < 0)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (nonFinite > 0)
+                    {
+                        _metrics.NonFinite.Add(nonFinite, Tags(o.Version));
+                    }
+
+                    ReadOnlySpan<double> rows = _rows.AsSpan(_runOffsets[k], _runOffsets[k + 1] - _runOffsets[k]);
+                    state.ObservedRequests++;
+                    state.Add(rows, nonFinite, o.Duration);
+                    RememberPrediction(state, o.RequestId, rows);
+                    if (state.WindowRows >= _options.WindowSize)
+                    {
+                        Close(state);
+                    }
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    MonitoringLog.ObservationFailed(_logger, o.Version.Name, o.Version.Version, ex);
+                }
+            }
+        }
+    }
+
+    private async Task ProcessItemAsync(object item, CancellationToken stop)
+    {
+        try
+        {
+            switch (item)
+            {
+                case Observed o:
+                    try
+                    {
+                        await ProcessObservationAsync(o, stop).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        o.ReturnBuffers();
+                    }
+
+                    break;
+                case LabelItem l:
+                    await ProcessLabelAsync(l, stop).ConfigureAwait(false);
+                    break;
+                case ProfileItem p:
+                    lock (_stateLock)
+                    {
+                        MonitoredVersion state = GetOrCreate(p.Version);
+                        state.ProfileLoaded = true;
+                        state.UseProfile(p.Profile, _time.GetUtcNow());
+                    }
+
+                    p.Done.TrySetResult();
+                    break;
+                case Tick:
+                    CloseWindowsByTime();
+                    break;
+                case FlushItem f:
+                    if (_capture is not null)
+                    {
+                        await _capture.FlushAsync(stop).ConfigureAwait(false);
+                    }
+
+                    f.Done.TrySetResult();
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
+        {
+            ModelVersion? version = (item as Observed)?.Version;
+            MonitoringLog.ObservationFailed(_logger, version?.Name ?? "?", version?.Version ?? 0, ex);
+            (item as LabelItem)?.Result.TrySetException(ex);
+            (item as FlushItem)?.Done.TrySetResult();
+            (item as ProfileItem)?.Done.TrySetException(ex);
         }
     }
 
@@ -559,7 +705,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private void RememberPrediction(MonitoredVersion state, string? requestId, double[] rows)
+    private void RememberPrediction(MonitoredVersion state, string? requestId, ReadOnlySpan<double> rows)
     {
         if (requestId is null || _options.MaxPendingLabels == 0)
         {
