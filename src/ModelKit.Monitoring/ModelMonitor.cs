@@ -38,6 +38,12 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     /// <summary>The most queued items the processing loop takes at once.</summary>
     private const int BatchSize = 256;
 
+    /// <summary>The most idle <see cref="Observed"/> kept for reuse (each holds a copy of one request's tensors).</summary>
+    private const int MaxFreeObserved = 1024;
+
+    /// <summary>The most bytes of tensor copies the idle <see cref="Observed"/> may hold together: 16 MiB.</summary>
+    private const long MaxFreeObservedBytes = 16L << 20;
+
     private readonly MonitoringOptions _options;
     private readonly IReferenceProfileStore _profiles;
     private readonly IAlertSink[] _sinks;
@@ -59,6 +65,9 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private readonly AlertRule[] _rules;
     private readonly double _samplingRate;
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Observed> _freeObserved = new();
+    private int _freeObservedCount;
+    private long _freeObservedBytes;
     private long _seen;
     private long _dropped;
     private long _droppedReported;
@@ -143,18 +152,19 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         Observed? item = null;
         try
         {
-            // The copies go into pooled arrays, handed back once the processing loop has used them (or at once when dropped).
-            var rented = new Array?[observation.Inputs.Count + observation.Outputs.Count];
-            item = new Observed(observation.ModelVersion, Copy(observation.Inputs, rented, 0), Copy(observation.Outputs, rented, observation.Inputs.Count), observation.Duration, observation.CompletedAt, observation.RequestId, rented);
+            // The copies go into buffers that a pooled Observed owns and keeps (no allocation per request once warm):
+            // the processing loop hands the Observed back after use, or the hook at once when the queue is full.
+            item = RentObserved();
+            item.Fill(observation);
             if (!_work.Writer.TryWrite(item))
             {
-                item.ReturnBuffers();
+                ReturnObserved(item);
                 Interlocked.Increment(ref _dropped);
                 _metrics.Observations.Add(1, new KeyValuePair<string, object?>(MonitoringMetrics.OutcomeTag, "dropped"));
                 return;
             }
 
-            item = null; // queued: the processing loop owns the buffers now
+            item = null; // queued: the processing loop owns it now
 
             if (_metrics.Observations.Enabled)
             {
@@ -163,9 +173,44 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            item?.ReturnBuffers();
+            if (item is not null)
+            {
+                ReturnObserved(item);
+            }
+
             Interlocked.Increment(ref _dropped);
         }
+    }
+
+    private Observed RentObserved()
+    {
+        if (_freeObserved.TryDequeue(out Observed? item))
+        {
+            Interlocked.Decrement(ref _freeObservedCount);
+            Interlocked.Add(ref _freeObservedBytes, -item.BufferBytes);
+            return item;
+        }
+
+        return new Observed();
+    }
+
+    private void ReturnObserved(Observed item)
+    {
+        item.Clear();
+        long bytes = item.BufferBytes;
+        if (Interlocked.Increment(ref _freeObservedCount) <= MaxFreeObserved)
+        {
+            if (Interlocked.Add(ref _freeObservedBytes, bytes) <= MaxFreeObservedBytes)
+            {
+                _freeObserved.Enqueue(item);
+                return;
+            }
+
+            Interlocked.Add(ref _freeObservedBytes, -bytes);
+        }
+
+        // Over a limit: left to the collector.
+        Interlocked.Decrement(ref _freeObservedCount);
     }
 
     private bool Sample(long n) => (long)(n * _samplingRate) != (long)((n - 1) * _samplingRate);
@@ -330,45 +375,6 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private static NamedTensor[] Copy(IReadOnlyList<NamedTensor> tensors, Array?[] rented, int offset)
-    {
-        var copy = new NamedTensor[tensors.Count];
-        for (int i = 0; i < copy.Length; i++)
-        {
-            Tensor t = tensors[i].Value;
-            Tensor c = t switch
-            {
-                Tensor<float> f => Pooled(f, rented, offset + i),
-                Tensor<double> d => Pooled(d, rented, offset + i),
-                Tensor<long> l => Pooled(l, rented, offset + i),
-                Tensor<int> n => Pooled(n, rented, offset + i),
-                Tensor<byte> b => Tensor.Create<byte>(b.Span.ToArray(), b.Shape),
-                Tensor<sbyte> sb => Tensor.Create<sbyte>(sb.Span.ToArray(), sb.Shape),
-                Tensor<short> s => Tensor.Create<short>(s.Span.ToArray(), s.Shape),
-                Tensor<ushort> us => Tensor.Create<ushort>(us.Span.ToArray(), us.Shape),
-                Tensor<uint> ui => Tensor.Create<uint>(ui.Span.ToArray(), ui.Shape),
-                Tensor<ulong> ul => Tensor.Create<ulong>(ul.Span.ToArray(), ul.Shape),
-                Tensor<Half> h => Tensor.Create<Half>(h.Span.ToArray(), h.Shape),
-                Tensor<bool> bo => Tensor.Create<bool>(bo.Span.ToArray(), bo.Shape),
-                StringTensor st => StringTensor.Create(st.Span.ToArray(), st.Shape),
-                _ => t,
-            };
-            copy[i] = new NamedTensor(tensors[i].Name, c);
-        }
-
-        return copy;
-    }
-
-    private static Tensor<T> Pooled<T>(Tensor<T> tensor, Array?[] rented, int slot)
-        where T : unmanaged
-    {
-        ReadOnlySpan<T> span = tensor.Span;
-        T[] buffer = System.Buffers.ArrayPool<T>.Shared.Rent(span.Length);
-        span.CopyTo(buffer);
-        rented[slot] = buffer;
-        return Tensor.Create<T>(buffer.AsMemory(0, span.Length), tensor.Shape);
-    }
-
     private async Task ProcessAsync()
     {
         CancellationToken stop = _stop.Token;
@@ -486,13 +492,24 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                 _runNonFinite[k] = -1;
                 MonitoringLog.ObservationFailed(_logger, o.Version.Name, o.Version.Version, ex);
             }
-            finally
-            {
-                o.ReturnBuffers();
-            }
         }
 
         _runOffsets[n] = offset;
+        try
+        {
+            AddRun(state, batch, start, n);
+        }
+        finally
+        {
+            for (int k = 0; k < n; k++)
+            {
+                ReturnObserved((Observed)batch[start + k]);
+            }
+        }
+    }
+
+    private void AddRun(MonitoredVersion state, object[] batch, int start, int n)
+    {
         lock (_stateLock)
         {
             for (int k = 0; k < n; k++)
@@ -535,13 +552,18 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
             switch (item)
             {
                 case Observed o:
+                    ModelVersion observedVersion = o.Version;
                     try
                     {
                         await ProcessObservationAsync(o, stop).ConfigureAwait(false);
                     }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
+                    {
+                        MonitoringLog.ObservationFailed(_logger, observedVersion.Name, observedVersion.Version, ex);
+                    }
                     finally
                     {
-                        o.ReturnBuffers();
+                        ReturnObserved(o);
                     }
 
                     break;
@@ -573,7 +595,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
         {
-            ModelVersion? version = (item as Observed)?.Version;
+            ModelVersion? version = (item as ProfileItem)?.Version;
             MonitoringLog.ObservationFailed(_logger, version?.Name ?? "?", version?.Version ?? 0, ex);
             (item as LabelItem)?.Result.TrySetException(ex);
             (item as FlushItem)?.Done.TrySetResult();
@@ -930,31 +952,116 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private sealed record Observed(ModelVersion Version, NamedTensor[] Inputs, NamedTensor[] Outputs, TimeSpan Duration, DateTimeOffset CompletedAt, string? RequestId, Array?[] Rented)
+    /// <summary>
+    /// One queued observation with its own copies of the tensors. Pooled (<see cref="MaxFreeObserved"/>): its buffers,
+    /// tensor views and arrays are reused by the next request with the same tensor names, types and shapes, so the
+    /// hook allocates nothing once warm. Owned by one thread at a time (the hook, then the processing loop).
+    /// </summary>
+    private sealed class Observed
     {
-        /// <summary>Hands the pooled copies back; the tensors must not be read afterwards.</summary>
-        public void ReturnBuffers()
-        {
-            for (int i = 0; i < Rented.Length; i++)
-            {
-                switch (Rented[i])
-                {
-                    case float[] f:
-                        System.Buffers.ArrayPool<float>.Shared.Return(f);
-                        break;
-                    case double[] d:
-                        System.Buffers.ArrayPool<double>.Shared.Return(d);
-                        break;
-                    case long[] l:
-                        System.Buffers.ArrayPool<long>.Shared.Return(l);
-                        break;
-                    case int[] n:
-                        System.Buffers.ArrayPool<int>.Shared.Return(n);
-                        break;
-                }
+        private Array?[] _inputBuffers = [];
+        private Array?[] _outputBuffers = [];
 
-                Rented[i] = null;
+        public ModelVersion Version { get; private set; } = null!;
+
+        public NamedTensor[] Inputs { get; private set; } = [];
+
+        public NamedTensor[] Outputs { get; private set; } = [];
+
+        public TimeSpan Duration { get; private set; }
+
+        public DateTimeOffset CompletedAt { get; private set; }
+
+        public string? RequestId { get; private set; }
+
+        public void Fill(InferenceObservation observation)
+        {
+            Version = observation.ModelVersion;
+            Duration = observation.Duration;
+            CompletedAt = observation.CompletedAt;
+            RequestId = observation.RequestId;
+            Inputs = CopyInto(observation.Inputs, Inputs, ref _inputBuffers);
+            Outputs = CopyInto(observation.Outputs, Outputs, ref _outputBuffers);
+            BufferBytes = Bytes(_inputBuffers) + Bytes(_outputBuffers);
+        }
+
+        /// <summary>Gets the size of the tensor copies this instance holds.</summary>
+        public long BufferBytes { get; private set; }
+
+        private static long Bytes(Array?[] buffers)
+        {
+            long bytes = 0;
+            foreach (Array? buffer in buffers)
+            {
+                bytes += buffer switch
+                {
+                    null => 0,
+                    Half[] h => 2L * h.Length,
+                    _ => Buffer.ByteLength(buffer),
+                };
             }
+
+            return bytes;
+        }
+
+        /// <summary>Drops the references to the request (the buffers stay for reuse).</summary>
+        public void Clear()
+        {
+            Version = null!;
+            RequestId = null;
+        }
+
+        private static NamedTensor[] CopyInto(IReadOnlyList<NamedTensor> source, NamedTensor[] target, ref Array?[] buffers)
+        {
+            if (target.Length != source.Count)
+            {
+                target = new NamedTensor[source.Count];
+                buffers = new Array?[source.Count];
+            }
+
+            for (int i = 0; i < target.Length; i++)
+            {
+                NamedTensor s = source[i];
+                target[i] = s.Value switch
+                {
+                    Tensor<float> f => Reuse(s.Name, f, target[i], ref buffers[i]),
+                    Tensor<double> d => Reuse(s.Name, d, target[i], ref buffers[i]),
+                    Tensor<long> l => Reuse(s.Name, l, target[i], ref buffers[i]),
+                    Tensor<int> n => Reuse(s.Name, n, target[i], ref buffers[i]),
+                    Tensor<byte> b => Reuse(s.Name, b, target[i], ref buffers[i]),
+                    Tensor<sbyte> sb => Reuse(s.Name, sb, target[i], ref buffers[i]),
+                    Tensor<short> sh => Reuse(s.Name, sh, target[i], ref buffers[i]),
+                    Tensor<ushort> us => Reuse(s.Name, us, target[i], ref buffers[i]),
+                    Tensor<uint> ui => Reuse(s.Name, ui, target[i], ref buffers[i]),
+                    Tensor<ulong> ul => Reuse(s.Name, ul, target[i], ref buffers[i]),
+                    Tensor<Half> h => Reuse(s.Name, h, target[i], ref buffers[i]),
+                    Tensor<bool> bo => Reuse(s.Name, bo, target[i], ref buffers[i]),
+                    StringTensor st => new NamedTensor(s.Name, StringTensor.Create(st.Span.ToArray(), st.Shape)),
+                    _ => s,
+                };
+            }
+
+            return target;
+        }
+
+        private static NamedTensor Reuse<T>(string name, Tensor<T> tensor, NamedTensor previous, ref Array? buffer)
+            where T : unmanaged
+        {
+            ReadOnlySpan<T> span = tensor.Span;
+            if (previous.Value is Tensor<T> old && buffer is T[] reused && string.Equals(previous.Name, name, StringComparison.Ordinal) && old.Shape.SequenceEqual(tensor.Shape))
+            {
+                span.CopyTo(reused);
+                return previous;
+            }
+
+            if (buffer is not T[] array || array.Length < span.Length)
+            {
+                array = new T[span.Length];
+                buffer = array;
+            }
+
+            span.CopyTo(array);
+            return new NamedTensor(name, Tensor.Create<T>(array.AsMemory(0, span.Length), tensor.Shape));
         }
     }
 
