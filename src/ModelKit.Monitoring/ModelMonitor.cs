@@ -35,6 +35,15 @@ public enum LabelJoinResult
 /// </summary>
 public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDisposable
 {
+    /// <summary>The most queued items the processing loop takes at once.</summary>
+    private const int BatchSize = 256;
+
+    /// <summary>The most idle <see cref="Observed"/> kept for reuse (each holds a copy of one request's tensors).</summary>
+    private const int MaxFreeObserved = 1024;
+
+    /// <summary>The most bytes of tensor copies the idle <see cref="Observed"/> may hold together: 16 MiB.</summary>
+    private const long MaxFreeObservedBytes = 16L << 20;
+
     private readonly MonitoringOptions _options;
     private readonly IReferenceProfileStore _profiles;
     private readonly IAlertSink[] _sinks;
@@ -56,10 +65,20 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private readonly AlertRule[] _rules;
     private readonly double _samplingRate;
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+    private readonly System.Collections.Concurrent.ConcurrentQueue<Observed> _freeObserved = new();
+    private int _freeObservedCount;
+    private long _freeObservedBytes;
     private long _seen;
     private long _dropped;
     private long _droppedReported;
     private int _disposed;
+
+    // The processing loop's own (never read elsewhere): the feature rows of a run of observations, and the last version.
+    private double[] _rows = new double[4096];
+    private int[] _runOffsets = [];
+    private long[] _runNonFinite = [];
+    private ModelVersion? _lastVersion;
+    private MonitoredVersion? _lastState;
 
     /// <summary>Creates the monitor and starts its background loops.</summary>
     /// <param name="options">The settings (validated by <c>AddMonitoring</c> at host start).</param>
@@ -133,18 +152,19 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         Observed? item = null;
         try
         {
-            // The copies go into pooled arrays, handed back once the processing loop has used them (or at once when dropped).
-            var rented = new Array?[observation.Inputs.Count + observation.Outputs.Count];
-            item = new Observed(observation.ModelVersion, Copy(observation.Inputs, rented, 0), Copy(observation.Outputs, rented, observation.Inputs.Count), observation.Duration, observation.CompletedAt, observation.RequestId, rented);
+            // The copies go into buffers that a pooled Observed owns and keeps (no allocation per request once warm):
+            // the processing loop hands the Observed back after use, or the hook at once when the queue is full.
+            item = RentObserved();
+            item.Fill(observation);
             if (!_work.Writer.TryWrite(item))
             {
-                item.ReturnBuffers();
+                ReturnObserved(item);
                 Interlocked.Increment(ref _dropped);
                 _metrics.Observations.Add(1, new KeyValuePair<string, object?>(MonitoringMetrics.OutcomeTag, "dropped"));
                 return;
             }
 
-            item = null; // queued: the processing loop owns the buffers now
+            item = null; // queued: the processing loop owns it now
 
             if (_metrics.Observations.Enabled)
             {
@@ -153,9 +173,44 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            item?.ReturnBuffers();
+            if (item is not null)
+            {
+                ReturnObserved(item);
+            }
+
             Interlocked.Increment(ref _dropped);
         }
+    }
+
+    private Observed RentObserved()
+    {
+        if (_freeObserved.TryDequeue(out Observed? item))
+        {
+            Interlocked.Decrement(ref _freeObservedCount);
+            Interlocked.Add(ref _freeObservedBytes, -item.BufferBytes);
+            return item;
+        }
+
+        return new Observed();
+    }
+
+    private void ReturnObserved(Observed item)
+    {
+        item.Clear();
+        long bytes = item.BufferBytes;
+        if (Interlocked.Increment(ref _freeObservedCount) <= MaxFreeObserved)
+        {
+            if (Interlocked.Add(ref _freeObservedBytes, bytes) <= MaxFreeObservedBytes)
+            {
+                _freeObserved.Enqueue(item);
+                return;
+            }
+
+            Interlocked.Add(ref _freeObservedBytes, -bytes);
+        }
+
+        // Over a limit: left to the collector.
+        Interlocked.Decrement(ref _freeObservedCount);
     }
 
     private bool Sample(long n) => (long)(n * _samplingRate) != (long)((n - 1) * _samplingRate);
@@ -320,53 +375,22 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private static NamedTensor[] Copy(IReadOnlyList<NamedTensor> tensors, Array?[] rented, int offset)
-    {
-        var copy = new NamedTensor[tensors.Count];
-        for (int i = 0; i < copy.Length; i++)
-        {
-            Tensor t = tensors[i].Value;
-            Tensor c = t switch
-            {
-                Tensor<float> f => Pooled(f, rented, offset + i),
-                Tensor<double> d => Pooled(d, rented, offset + i),
-                Tensor<long> l => Pooled(l, rented, offset + i),
-                Tensor<int> n => Pooled(n, rented, offset + i),
-                Tensor<byte> b => Tensor.Create<byte>(b.Span.ToArray(), b.Shape),
-                Tensor<sbyte> sb => Tensor.Create<sbyte>(sb.Span.ToArray(), sb.Shape),
-                Tensor<short> s => Tensor.Create<short>(s.Span.ToArray(), s.Shape),
-                Tensor<ushort> us => Tensor.Create<ushort>(us.Span.ToArray(), us.Shape),
-                Tensor<uint> ui => Tensor.Create<uint>(ui.Span.ToArray(), ui.Shape),
-                Tensor<ulong> ul => Tensor.Create<ulong>(ul.Span.ToArray(), ul.Shape),
-                Tensor<Half> h => Tensor.Create<Half>(h.Span.ToArray(), h.Shape),
-                Tensor<bool> bo => Tensor.Create<bool>(bo.Span.ToArray(), bo.Shape),
-                StringTensor st => StringTensor.Create(st.Span.ToArray(), st.Shape),
-                _ => t,
-            };
-            copy[i] = new NamedTensor(tensors[i].Name, c);
-        }
-
-        return copy;
-    }
-
-    private static Tensor<T> Pooled<T>(Tensor<T> tensor, Array?[] rented, int slot)
-        where T : unmanaged
-    {
-        ReadOnlySpan<T> span = tensor.Span;
-        T[] buffer = System.Buffers.ArrayPool<T>.Shared.Rent(span.Length);
-        span.CopyTo(buffer);
-        rented[slot] = buffer;
-        return Tensor.Create<T>(buffer.AsMemory(0, span.Length), tensor.Shape);
-    }
-
     private async Task ProcessAsync()
     {
         CancellationToken stop = _stop.Token;
+        object[] batch = new object[BatchSize];
         try
         {
             while (true)
             {
-                if (!_work.Reader.TryRead(out object? item))
+                // Drain the queue in chunks: one wake-up and one lock per chunk of observations, not per observation.
+                int count = 0;
+                while (count < batch.Length && _work.Reader.TryRead(out object? next))
+                {
+                    batch[count++] = next;
+                }
+
+                if (count == 0)
                 {
                     if (_work.Reader.Completion.IsCompleted)
                     {
@@ -379,59 +403,203 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                     continue;
                 }
 
-                try
+                int i = 0;
+                while (i < count)
                 {
-                    switch (item)
+                    int end = FastRunEnd(batch, i, count, out MonitoredVersion? state);
+                    if (end > i)
                     {
-                        case Observed o:
-                            try
-                            {
-                                await ProcessObservationAsync(o, stop).ConfigureAwait(false);
-                            }
-                            finally
-                            {
-                                o.ReturnBuffers();
-                            }
-
-                            break;
-                        case LabelItem l:
-                            await ProcessLabelAsync(l, stop).ConfigureAwait(false);
-                            break;
-                        case ProfileItem p:
-                            lock (_stateLock)
-                            {
-                                MonitoredVersion state = GetOrCreate(p.Version);
-                                state.ProfileLoaded = true;
-                                state.UseProfile(p.Profile, _time.GetUtcNow());
-                            }
-
-                            p.Done.TrySetResult();
-                            break;
-                        case Tick:
-                            CloseWindowsByTime();
-                            break;
-                        case FlushItem f:
-                            if (_capture is not null)
-                            {
-                                await _capture.FlushAsync(stop).ConfigureAwait(false);
-                            }
-
-                            f.Done.TrySetResult();
-                            break;
+                        ProcessObservations(state!, batch, i, end);
+                        i = end;
+                        continue;
                     }
+
+                    await ProcessItemAsync(batch[i], stop).ConfigureAwait(false);
+                    i++;
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
-                {
-                    ModelVersion? version = (item as Observed)?.Version;
-                    MonitoringLog.ObservationFailed(_logger, version?.Name ?? "?", version?.Version ?? 0, ex);
-                    (item as LabelItem)?.Result.TrySetException(ex);
-                    (item as FlushItem)?.Done.TrySetResult();
-                    (item as ProfileItem)?.Done.TrySetException(ex);
-                }
+
+                Array.Clear(batch, 0, count);
             }
         }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
+        }
+    }
+
+    /// <summary>
+    /// Returns the end of the run of observations from <paramref name="start"/> that take the fast path: the same model
+    /// version, its profile in use (not loading, not collecting a baseline) and no capture. Only this loop changes
+    /// <see cref="_versions"/>, so it reads it without the lock.
+    /// </summary>
+    private int FastRunEnd(object[] batch, int start, int count, out MonitoredVersion? state)
+    {
+        state = null;
+        if (_capture is not null || batch[start] is not Observed first)
+        {
+            return start;
+        }
+
+        if (!ReferenceEquals(first.Version, _lastVersion))
+        {
+            if (!_versions.TryGetValue((first.Version.Name, first.Version.Version), out MonitoredVersion? found))
+            {
+                return start;
+            }
+
+            _lastVersion = first.Version;
+            _lastState = found;
+        }
+
+        state = _lastState!;
+        if (!state.ProfileLoaded || state.InBaseline)
+        {
+            return start;
+        }
+
+        int end = start + 1;
+        while (end < count && batch[end] is Observed o && ReferenceEquals(o.Version, first.Version))
+        {
+            end++;
+        }
+
+        return end;
+    }
+
+    /// <summary>
+    /// The fast path: extracts the features of a run of observations of one version into a reused buffer (outside the
+    /// lock; the pooled tensor copies go back at once), then adds them to the window under one lock.
+    /// </summary>
+    private void ProcessObservations(MonitoredVersion state, object[] batch, int start, int end)
+    {
+        int n = end - start;
+        if (_runOffsets.Length < n + 1)
+        {
+            _runOffsets = new int[Math.Max(n + 1, BatchSize + 1)];
+            _runNonFinite = new long[_runOffsets.Length];
+        }
+
+        int offset = 0;
+        for (int k = 0; k < n; k++)
+        {
+            var o = (Observed)batch[start + k];
+            _runOffsets[k] = offset;
+            try
+            {
+                offset += state.Extractor.ExtractInto(o.Inputs, o.Outputs, ref _rows, offset, out _runNonFinite[k]);
+            }
+            catch (Exception ex) when (ex is not OutOfMemoryException)
+            {
+                _runNonFinite[k] = -1;
+                MonitoringLog.ObservationFailed(_logger, o.Version.Name, o.Version.Version, ex);
+            }
+        }
+
+        _runOffsets[n] = offset;
+        try
+        {
+            AddRun(state, batch, start, n);
+        }
+        finally
+        {
+            for (int k = 0; k < n; k++)
+            {
+                ReturnObserved((Observed)batch[start + k]);
+            }
+        }
+    }
+
+    private void AddRun(MonitoredVersion state, object[] batch, int start, int n)
+    {
+        lock (_stateLock)
+        {
+            for (int k = 0; k < n; k++)
+            {
+                var o = (Observed)batch[start + k];
+                long nonFinite = _runNonFinite[k];
+                if (nonFinite < 0)
+                {
+                    continue;
+                }
+
+                try
+                {
+                    if (nonFinite > 0)
+                    {
+                        _metrics.NonFinite.Add(nonFinite, Tags(o.Version));
+                    }
+
+                    ReadOnlySpan<double> rows = _rows.AsSpan(_runOffsets[k], _runOffsets[k + 1] - _runOffsets[k]);
+                    state.ObservedRequests++;
+                    state.Add(rows, nonFinite, o.Duration);
+                    RememberPrediction(state, o.RequestId, rows);
+                    if (state.WindowRows >= _options.WindowSize)
+                    {
+                        Close(state);
+                    }
+                }
+                catch (Exception ex) when (ex is not OutOfMemoryException)
+                {
+                    MonitoringLog.ObservationFailed(_logger, o.Version.Name, o.Version.Version, ex);
+                }
+            }
+        }
+    }
+
+    private async Task ProcessItemAsync(object item, CancellationToken stop)
+    {
+        try
+        {
+            switch (item)
+            {
+                case Observed o:
+                    ModelVersion observedVersion = o.Version;
+                    try
+                    {
+                        await ProcessObservationAsync(o, stop).ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
+                    {
+                        MonitoringLog.ObservationFailed(_logger, observedVersion.Name, observedVersion.Version, ex);
+                    }
+                    finally
+                    {
+                        ReturnObserved(o);
+                    }
+
+                    break;
+                case LabelItem l:
+                    await ProcessLabelAsync(l, stop).ConfigureAwait(false);
+                    break;
+                case ProfileItem p:
+                    lock (_stateLock)
+                    {
+                        MonitoredVersion state = GetOrCreate(p.Version);
+                        state.ProfileLoaded = true;
+                        state.UseProfile(p.Profile, _time.GetUtcNow());
+                    }
+
+                    p.Done.TrySetResult();
+                    break;
+                case Tick:
+                    CloseWindowsByTime();
+                    break;
+                case FlushItem f:
+                    if (_capture is not null)
+                    {
+                        await _capture.FlushAsync(stop).ConfigureAwait(false);
+                    }
+
+                    f.Done.TrySetResult();
+                    break;
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !_stop.IsCancellationRequested)
+        {
+            ModelVersion? version = (item as ProfileItem)?.Version;
+            MonitoringLog.ObservationFailed(_logger, version?.Name ?? "?", version?.Version ?? 0, ex);
+            (item as LabelItem)?.Result.TrySetException(ex);
+            (item as FlushItem)?.Done.TrySetResult();
+            (item as ProfileItem)?.Done.TrySetException(ex);
         }
     }
 
@@ -559,7 +727,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private void RememberPrediction(MonitoredVersion state, string? requestId, double[] rows)
+    private void RememberPrediction(MonitoredVersion state, string? requestId, ReadOnlySpan<double> rows)
     {
         if (requestId is null || _options.MaxPendingLabels == 0)
         {
@@ -784,31 +952,116 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
         }
     }
 
-    private sealed record Observed(ModelVersion Version, NamedTensor[] Inputs, NamedTensor[] Outputs, TimeSpan Duration, DateTimeOffset CompletedAt, string? RequestId, Array?[] Rented)
+    /// <summary>
+    /// One queued observation with its own copies of the tensors. Pooled (<see cref="MaxFreeObserved"/>): its buffers,
+    /// tensor views and arrays are reused by the next request with the same tensor names, types and shapes, so the
+    /// hook allocates nothing once warm. Owned by one thread at a time (the hook, then the processing loop).
+    /// </summary>
+    private sealed class Observed
     {
-        /// <summary>Hands the pooled copies back; the tensors must not be read afterwards.</summary>
-        public void ReturnBuffers()
-        {
-            for (int i = 0; i < Rented.Length; i++)
-            {
-                switch (Rented[i])
-                {
-                    case float[] f:
-                        System.Buffers.ArrayPool<float>.Shared.Return(f);
-                        break;
-                    case double[] d:
-                        System.Buffers.ArrayPool<double>.Shared.Return(d);
-                        break;
-                    case long[] l:
-                        System.Buffers.ArrayPool<long>.Shared.Return(l);
-                        break;
-                    case int[] n:
-                        System.Buffers.ArrayPool<int>.Shared.Return(n);
-                        break;
-                }
+        private Array?[] _inputBuffers = [];
+        private Array?[] _outputBuffers = [];
 
-                Rented[i] = null;
+        public ModelVersion Version { get; private set; } = null!;
+
+        public NamedTensor[] Inputs { get; private set; } = [];
+
+        public NamedTensor[] Outputs { get; private set; } = [];
+
+        public TimeSpan Duration { get; private set; }
+
+        public DateTimeOffset CompletedAt { get; private set; }
+
+        public string? RequestId { get; private set; }
+
+        public void Fill(InferenceObservation observation)
+        {
+            Version = observation.ModelVersion;
+            Duration = observation.Duration;
+            CompletedAt = observation.CompletedAt;
+            RequestId = observation.RequestId;
+            Inputs = CopyInto(observation.Inputs, Inputs, ref _inputBuffers);
+            Outputs = CopyInto(observation.Outputs, Outputs, ref _outputBuffers);
+            BufferBytes = Bytes(_inputBuffers) + Bytes(_outputBuffers);
+        }
+
+        /// <summary>Gets the size of the tensor copies this instance holds.</summary>
+        public long BufferBytes { get; private set; }
+
+        private static long Bytes(Array?[] buffers)
+        {
+            long bytes = 0;
+            foreach (Array? buffer in buffers)
+            {
+                bytes += buffer switch
+                {
+                    null => 0,
+                    Half[] h => 2L * h.Length,
+                    _ => Buffer.ByteLength(buffer),
+                };
             }
+
+            return bytes;
+        }
+
+        /// <summary>Drops the references to the request (the buffers stay for reuse).</summary>
+        public void Clear()
+        {
+            Version = null!;
+            RequestId = null;
+        }
+
+        private static NamedTensor[] CopyInto(IReadOnlyList<NamedTensor> source, NamedTensor[] target, ref Array?[] buffers)
+        {
+            if (target.Length != source.Count)
+            {
+                target = new NamedTensor[source.Count];
+                buffers = new Array?[source.Count];
+            }
+
+            for (int i = 0; i < target.Length; i++)
+            {
+                NamedTensor s = source[i];
+                target[i] = s.Value switch
+                {
+                    Tensor<float> f => Reuse(s.Name, f, target[i], ref buffers[i]),
+                    Tensor<double> d => Reuse(s.Name, d, target[i], ref buffers[i]),
+                    Tensor<long> l => Reuse(s.Name, l, target[i], ref buffers[i]),
+                    Tensor<int> n => Reuse(s.Name, n, target[i], ref buffers[i]),
+                    Tensor<byte> b => Reuse(s.Name, b, target[i], ref buffers[i]),
+                    Tensor<sbyte> sb => Reuse(s.Name, sb, target[i], ref buffers[i]),
+                    Tensor<short> sh => Reuse(s.Name, sh, target[i], ref buffers[i]),
+                    Tensor<ushort> us => Reuse(s.Name, us, target[i], ref buffers[i]),
+                    Tensor<uint> ui => Reuse(s.Name, ui, target[i], ref buffers[i]),
+                    Tensor<ulong> ul => Reuse(s.Name, ul, target[i], ref buffers[i]),
+                    Tensor<Half> h => Reuse(s.Name, h, target[i], ref buffers[i]),
+                    Tensor<bool> bo => Reuse(s.Name, bo, target[i], ref buffers[i]),
+                    StringTensor st => new NamedTensor(s.Name, StringTensor.Create(st.Span.ToArray(), st.Shape)),
+                    _ => s,
+                };
+            }
+
+            return target;
+        }
+
+        private static NamedTensor Reuse<T>(string name, Tensor<T> tensor, NamedTensor previous, ref Array? buffer)
+            where T : unmanaged
+        {
+            ReadOnlySpan<T> span = tensor.Span;
+            if (previous.Value is Tensor<T> old && buffer is T[] reused && string.Equals(previous.Name, name, StringComparison.Ordinal) && old.Shape.SequenceEqual(tensor.Shape))
+            {
+                span.CopyTo(reused);
+                return previous;
+            }
+
+            if (buffer is not T[] array || array.Length < span.Length)
+            {
+                array = new T[span.Length];
+                buffer = array;
+            }
+
+            span.CopyTo(array);
+            return new NamedTensor(name, Tensor.Create<T>(array.AsMemory(0, span.Length), tensor.Shape));
         }
     }
 

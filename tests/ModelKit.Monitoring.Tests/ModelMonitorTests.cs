@@ -301,6 +301,55 @@ public sealed class ModelMonitorTests
         Assert.Contains("gives [x[0], x[1]", ex.Message, StringComparison.Ordinal);
     }
 
+    /// <summary>The hook's copies are pooled and reused: the caller's buffer changes right after each call (as a server reusing its buffers does), the batch size changes midway, and every captured record still holds the values of its own request.</summary>
+    [Fact]
+    public async Task OnInferenceCompleted_CallerReusesItsBuffer_EachObservationKeepsItsOwnValues()
+    {
+        ModelVersion version = TestData.Classifier();
+        var capture = new RecordingCapture();
+        await using ModelMonitor monitor = Create(capture: capture);
+        float[] one = new float[3];
+        float[] two = new float[6];
+        float[] logits = [0, 1, 0, 0, 1, 0, 0, 0];
+        for (int i = 0; i < 300; i++)
+        {
+            float[] x = i % 100 < 50 ? one : two;
+            x.AsSpan().Fill(i);
+            int rows = x.Length / 3;
+            monitor.OnInferenceCompleted(TestData.Observation(version, x, logits[..(4 * rows)], _time.GetUtcNow()));
+            x.AsSpan().Fill(-1);
+        }
+
+        await monitor.FlushAsync();
+        Assert.Equal(300, capture.Records.Count);
+        for (int i = 0; i < 300; i++)
+        {
+            double[] values = capture.Records[i];
+            int rows = i % 100 < 50 ? 1 : 2;
+            Assert.Equal(rows * (values.Length / rows), values.Length);
+            for (int r = 0; r < rows; r++)
+            {
+                for (int j = 0; j < 3; j++)
+                {
+                    Assert.Equal((double)i, values[(r * (values.Length / rows)) + j]);
+                }
+            }
+        }
+    }
+
+    private sealed class RecordingCapture : ICaptureSink
+    {
+        public List<double[]> Records { get; } = [];
+
+        public ValueTask WriteAsync(CaptureRecord record, CancellationToken cancellationToken)
+        {
+            Records.Add(record.FeatureValues.ToArray());
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    }
+
     private sealed class BlockingCapture : ICaptureSink
     {
         public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -1,3 +1,4 @@
+using System.Numerics;
 using System.Runtime.InteropServices;
 using ModelKit.Serving;
 
@@ -214,11 +215,29 @@ public sealed class FeatureExtractor
     {
         ArgumentNullException.ThrowIfNull(inputs);
         ArgumentNullException.ThrowIfNull(outputs);
+        double[] values = new double[RowCount(inputs) * Features.Count];
+        ExtractInto(inputs, outputs, ref values, 0, out nonFiniteElements);
+        return values;
+    }
+
+    /// <summary>
+    /// The allocation-free form of <see cref="Extract"/> used by the monitor's processing loop: writes the rows at
+    /// <paramref name="offset"/> of <paramref name="values"/>, replacing it with a larger copy when it is too small.
+    /// </summary>
+    /// <returns>The number of values written (rows × feature count).</returns>
+    internal int ExtractInto(IReadOnlyList<NamedTensor> inputs, IReadOnlyList<NamedTensor> outputs, ref double[] values, int offset, out long nonFiniteElements)
+    {
         nonFiniteElements = 0;
         int rows = RowCount(inputs);
         int width = Features.Count;
-        var values = new double[rows * width];
-        values.AsSpan().Fill(double.NaN);
+        int count = rows * width;
+        if (values.Length < offset + count)
+        {
+            Array.Resize(ref values, Math.Max(offset + count, values.Length * 2));
+        }
+
+        Span<double> target = values.AsSpan(offset, count);
+        target.Fill(double.NaN);
         foreach (Plan plan in _plans)
         {
             Tensor? tensor = Find(plan.IsInput ? inputs : outputs, plan.Tensor);
@@ -236,7 +255,7 @@ public sealed class FeatureExtractor
                     continue;
                 }
 
-                ExtractRows(plan, rented.AsSpan(0, length), rows, width, values, ref nonFiniteElements);
+                ExtractRows(plan, rented.AsSpan(0, length), rows, width, target, ref nonFiniteElements);
             }
             finally
             {
@@ -244,44 +263,68 @@ public sealed class FeatureExtractor
             }
         }
 
-        return values;
+        return count;
     }
 
-    private static void ExtractRows(Plan plan, ReadOnlySpan<double> data, int rows, int width, double[] values, ref long nonFiniteElements)
+    private static void ExtractRows(Plan plan, ReadOnlySpan<double> data, int rows, int width, Span<double> values, ref long nonFiniteElements)
     {
-            int perRow = data.Length / rows;
-            for (int r = 0; r < rows; r++)
+        int perRow = data.Length / rows;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<double> row = data.Slice(r * perRow, perRow);
+            Span<double> target = values.Slice((r * width) + plan.First, plan.Count);
+            switch (plan.Kind)
             {
-                ReadOnlySpan<double> row = data.Slice(r * perRow, perRow);
-                Span<double> target = values.AsSpan((r * width) + plan.First, plan.Count);
-                if (plan.IsInput)
-                {
-                    foreach (double v in row)
+                case PlanKind.Columns:
+                    if (plan.IsInput)
                     {
-                        if (!double.IsFinite(v))
-                        {
-                            nonFiniteElements++;
-                        }
+                        nonFiniteElements += CountNonFinite(row);
                     }
-                }
 
-                switch (plan.Kind)
-                {
-                    case PlanKind.Columns:
-                        if (row.Length == plan.Count)
+                    if (row.Length == plan.Count)
+                    {
+                        row.CopyTo(target);
+                    }
+
+                    break;
+                case PlanKind.Classifier:
+                    if (plan.IsInput)
+                    {
+                        nonFiniteElements += CountNonFinite(row);
+                    }
+
+                    Classify(row, target);
+                    break;
+                default:
+                    // The vectorised reducer answers only when every element is finite (it checks that from its own
+                    // sums); a sample with NaN or infinities takes the scalar path, which leaves them out and counts them.
+                    if (!ReduceVectorized(row, plan.Channels, plan.Reducers, plan.LastDimension, target))
+                    {
+                        if (plan.IsInput)
                         {
-                            row.CopyTo(target);
+                            nonFiniteElements += CountNonFinite(row);
                         }
 
-                        break;
-                    case PlanKind.Classifier:
-                        Classify(row, target);
-                        break;
-                    default:
-                        Reduce(row, plan, target);
-                        break;
-                }
+                        Reduce(row, plan.Channels, plan.Reducers, plan.LastDimension, target);
+                    }
+
+                    break;
             }
+        }
+    }
+
+    private static long CountNonFinite(ReadOnlySpan<double> values)
+    {
+        long count = 0;
+        foreach (double v in values)
+        {
+            if (!double.IsFinite(v))
+            {
+                count++;
+            }
+        }
+
+        return count;
     }
 
     private static void Classify(ReadOnlySpan<double> scores, Span<double> target)
@@ -329,9 +372,13 @@ public sealed class FeatureExtractor
         target[1] = 1 / denominator;
     }
 
-    private static void Reduce(ReadOnlySpan<double> sample, Plan plan, Span<double> target)
+    /// <summary>
+    /// The scalar reducer: two passes per channel (sum, then squared deviations from the mean), leaving NaN and
+    /// infinities out. Used for samples that hold non-finite elements, and measured against
+    /// <see cref="ReduceVectorized"/> in <c>MonitoringBenchmarks</c>.
+    /// </summary>
+    internal static void Reduce(ReadOnlySpan<double> sample, int channels, TensorReducers reducers, int lastDimension, Span<double> target)
     {
-        int channels = plan.Channels;
         int perChannel = sample.Length / channels;
         int t = 0;
         double squares = 0;
@@ -369,23 +416,23 @@ public sealed class FeatureExtractor
             }
 
             finite += n;
-            if (plan.Reducers.HasFlag(TensorReducers.Mean))
+            if (reducers.HasFlag(TensorReducers.Mean))
             {
                 target[t++] = n == 0 ? double.NaN : mean;
             }
 
-            if (plan.Reducers.HasFlag(TensorReducers.StandardDeviation))
+            if (reducers.HasFlag(TensorReducers.StandardDeviation))
             {
                 target[t++] = n == 0 ? double.NaN : Math.Sqrt(m2 / n);
             }
         }
 
-        if (plan.Reducers.HasFlag(TensorReducers.L2Norm))
+        if (reducers.HasFlag(TensorReducers.L2Norm))
         {
             target[t++] = finite == 0 ? double.NaN : Math.Sqrt(squares);
         }
 
-        if (plan.Reducers.HasFlag(TensorReducers.IntensityHistogram))
+        if (reducers.HasFlag(TensorReducers.IntensityHistogram))
         {
             for (int q = 0; q < 4; q++)
             {
@@ -393,9 +440,9 @@ public sealed class FeatureExtractor
             }
         }
 
-        if (plan.Reducers.HasFlag(TensorReducers.Roughness))
+        if (reducers.HasFlag(TensorReducers.Roughness))
         {
-            int width = plan.LastDimension;
+            int width = lastDimension;
             double total = 0;
             long pairs = 0;
             for (int start = 0; start + width <= sample.Length; start += width)
@@ -412,6 +459,201 @@ public sealed class FeatureExtractor
             }
 
             target[t++] = pairs == 0 ? double.NaN : total / pairs;
+        }
+    }
+
+    /// <summary>
+    /// The same reductions as <see cref="Reduce"/> with <see cref="Vector{T}"/> arithmetic: one pass per channel for
+    /// the sum, the sum of squares and the intensity-histogram counts, a second for the squared deviations from the
+    /// mean (kept for its stability with large offsets), and one over the rows for the roughness. Answers only when
+    /// every element is finite, which the sums show (a NaN or infinity makes the sum of squares non-finite; so does a
+    /// square that overflows, which the scalar path then handles).
+    /// </summary>
+    /// <returns><see langword="false"/> when an element (or a square or difference of elements) is not finite, or
+    /// vector hardware is missing; <paramref name="target"/> must then be filled by <see cref="Reduce"/>.</returns>
+    internal static bool ReduceVectorized(ReadOnlySpan<double> sample, int channels, TensorReducers reducers, int lastDimension, Span<double> target)
+    {
+        int perChannel = sample.Length / channels;
+        if (!Vector.IsHardwareAccelerated || perChannel == 0)
+        {
+            return false;
+        }
+
+        bool histogram = (reducers & TensorReducers.IntensityHistogram) != 0;
+        int t = 0;
+        double squares = 0;
+        long below1 = 0;
+        long below2 = 0;
+        long below3 = 0;
+        for (int c = 0; c < channels; c++)
+        {
+            ReadOnlySpan<double> channel = sample.Slice(c * perChannel, perChannel);
+            (double sum, double sumOfSquares) = SumAndSumOfSquares(channel);
+            if (!double.IsFinite(sum) || !double.IsFinite(sumOfSquares))
+            {
+                return false;
+            }
+
+            squares += sumOfSquares;
+            if (histogram)
+            {
+                CountBelowQuarters(channel, ref below1, ref below2, ref below3);
+            }
+
+            double mean = sum / perChannel;
+            if ((reducers & TensorReducers.Mean) != 0)
+            {
+                target[t++] = mean;
+            }
+
+            if ((reducers & TensorReducers.StandardDeviation) != 0)
+            {
+                target[t++] = Math.Sqrt(SumOfSquaredDeviations(channel, mean) / perChannel);
+            }
+        }
+
+        if ((reducers & TensorReducers.L2Norm) != 0)
+        {
+            target[t++] = Math.Sqrt(squares);
+        }
+
+        if (histogram)
+        {
+            double n = (double)perChannel * channels;
+            target[t++] = below1 / n;
+            target[t++] = (below2 - below1) / n;
+            target[t++] = (below3 - below2) / n;
+            target[t++] = (n - below3) / n;
+        }
+
+        if ((reducers & TensorReducers.Roughness) != 0)
+        {
+            int width = lastDimension;
+            double total = 0;
+            long pairs = 0;
+            for (int start = 0; start + width <= sample.Length; start += width)
+            {
+                ReadOnlySpan<double> line = sample.Slice(start, width);
+                total += SumOfAbsoluteDifferences(line[1..], line[..^1]);
+                pairs += width - 1;
+            }
+
+            if (!double.IsFinite(total))
+            {
+                return false;
+            }
+
+            target[t++] = pairs == 0 ? double.NaN : total / pairs;
+        }
+
+        return true;
+    }
+
+    private static (double Sum, double SumOfSquares) SumAndSumOfSquares(ReadOnlySpan<double> values)
+    {
+        ReadOnlySpan<Vector<double>> vectors = MemoryMarshal.Cast<double, Vector<double>>(values);
+        Vector<double> sum = Vector<double>.Zero;
+        Vector<double> squares = Vector<double>.Zero;
+        foreach (Vector<double> v in vectors)
+        {
+            sum += v;
+            squares += v * v;
+        }
+
+        double s = Vector.Sum(sum);
+        double q = Vector.Sum(squares);
+        for (int i = vectors.Length * Vector<double>.Count; i < values.Length; i++)
+        {
+            double v = values[i];
+            s += v;
+            q += v * v;
+        }
+
+        return (s, q);
+    }
+
+    private static double SumOfSquaredDeviations(ReadOnlySpan<double> values, double mean)
+    {
+        ReadOnlySpan<Vector<double>> vectors = MemoryMarshal.Cast<double, Vector<double>>(values);
+        var m = new Vector<double>(mean);
+        Vector<double> sum = Vector<double>.Zero;
+        foreach (Vector<double> v in vectors)
+        {
+            Vector<double> d = v - m;
+            sum += d * d;
+        }
+
+        double s = Vector.Sum(sum);
+        for (int i = vectors.Length * Vector<double>.Count; i < values.Length; i++)
+        {
+            double d = values[i] - mean;
+            s += d * d;
+        }
+
+        return s;
+    }
+
+    private static void CountBelowQuarters(ReadOnlySpan<double> values, ref long below1, ref long below2, ref long below3)
+    {
+        ReadOnlySpan<Vector<double>> vectors = MemoryMarshal.Cast<double, Vector<double>>(values);
+        var q1 = new Vector<double>(0.25);
+        var q2 = new Vector<double>(0.5);
+        var q3 = new Vector<double>(0.75);
+        Vector<long> c1 = Vector<long>.Zero;
+        Vector<long> c2 = Vector<long>.Zero;
+        Vector<long> c3 = Vector<long>.Zero;
+        foreach (Vector<double> v in vectors)
+        {
+            // A true comparison lane is all ones (−1 as a long): subtracting it counts one.
+            c1 -= Vector.LessThan(v, q1);
+            c2 -= Vector.LessThan(v, q2);
+            c3 -= Vector.LessThan(v, q3);
+        }
+
+        below1 += Vector.Sum(c1);
+        below2 += Vector.Sum(c2);
+        below3 += Vector.Sum(c3);
+        for (int i = vectors.Length * Vector<double>.Count; i < values.Length; i++)
+        {
+            double v = values[i];
+            below1 += v < 0.25 ? 1 : 0;
+            below2 += v < 0.5 ? 1 : 0;
+            below3 += v < 0.75 ? 1 : 0;
+        }
+    }
+
+    private static double SumOfAbsoluteDifferences(ReadOnlySpan<double> a, ReadOnlySpan<double> b)
+    {
+        ReadOnlySpan<Vector<double>> va = MemoryMarshal.Cast<double, Vector<double>>(a);
+        ReadOnlySpan<Vector<double>> vb = MemoryMarshal.Cast<double, Vector<double>>(b);
+        Vector<double> sum = Vector<double>.Zero;
+        for (int i = 0; i < va.Length; i++)
+        {
+            sum += Vector.Abs(va[i] - vb[i]);
+        }
+
+        double s = Vector.Sum(sum);
+        for (int i = va.Length * Vector<double>.Count; i < a.Length; i++)
+        {
+            s += Math.Abs(a[i] - b[i]);
+        }
+
+        return s;
+    }
+
+    /// <summary>Converts <paramref name="source"/> to doubles, eight or sixteen elements per instruction.</summary>
+    private static void Widen(ReadOnlySpan<float> source, Span<double> target)
+    {
+        ReadOnlySpan<Vector<float>> vectors = MemoryMarshal.Cast<float, Vector<float>>(source);
+        Span<Vector<double>> wide = MemoryMarshal.Cast<double, Vector<double>>(target);
+        for (int i = 0; i < vectors.Length; i++)
+        {
+            Vector.Widen(vectors[i], out wide[2 * i], out wide[(2 * i) + 1]);
+        }
+
+        for (int i = vectors.Length * Vector<float>.Count; i < source.Length; i++)
+        {
+            target[i] = source[i];
         }
     }
 
@@ -446,7 +688,7 @@ public sealed class FeatureExtractor
         switch (tensor)
         {
             case Tensor<float> f:
-                Convert(f.Span, target);
+                Widen(f.Span, target);
                 return true;
             case Tensor<double> d:
                 d.Span.CopyTo(target);

@@ -11,8 +11,16 @@ namespace ModelKit.Monitoring.Internal;
 /// <summary>The monitoring state of one model version; used only by the monitor's processing loop.</summary>
 internal sealed class MonitoredVersion
 {
+    /// <summary>Rows buffered before they are inserted into the window's sketches, column by column.</summary>
+    private const int PendingRows = 64;
+
     private readonly MonitoringOptions _options;
+    private readonly FeatureKeys[] _keys;
+    private readonly double[] _pending;
+    private readonly double[] _column = new double[PendingRows];
+    private int _pendingRows;
     private FeatureAccumulator[] _window = [];
+    private Dictionary<long, long>?[] _referenceCategories = [];
     private KllSketch _latency;
     private ReferenceProfileBuilder? _baseline;
     private KllSketch.SortedView?[] _referenceViews = [];
@@ -34,6 +42,8 @@ internal sealed class MonitoredVersion
         _options = options;
         Extractor = new FeatureExtractor(version.Signature, options.Reducers);
         _latency = new KllSketch(options.WindowSketchK);
+        _keys = [.. Extractor.Features.Select(f => new FeatureKeys(f.Name))];
+        _pending = new double[PendingRows * Math.Max(1, Extractor.Features.Count)];
         WindowStart = now;
         AlertStates = [.. rules.Where(r => r.Model is null || r.Model == version.Name).Select(r => new AlertRuleState(r, version.Name, version.Version))];
     }
@@ -65,6 +75,7 @@ internal sealed class MonitoredVersion
         Profile = profile;
         _baseline = null;
         _referenceViews = [.. profile.Features.Select(f => f.Sketch is null ? null : KllSketch.FromState(f.Sketch).GetSortedView())];
+        _referenceCategories = [.. profile.Features.Select(f => f.Kind == FeatureKind.Categorical ? ParseCategories(f.Categories) : null)];
         int classes = 0;
         foreach (FeatureProfile f in profile.Features)
         {
@@ -80,6 +91,8 @@ internal sealed class MonitoredVersion
         _truePositives = new long[classes];
         _falsePositives = new long[classes];
         _falseNegatives = new long[classes];
+        _pendingRows = 0;
+        _window = [.. Extractor.Features.Select((f, i) => new FeatureAccumulator(f, _options.WindowSketchK, f.Kind == FeatureKind.Categorical ? null : profile.Features[i].BinEdges, trackMoments: false))];
         ResetWindow(now);
     }
 
@@ -97,9 +110,10 @@ internal sealed class MonitoredVersion
         for (int r = 0; r < count; r++)
         {
             ReadOnlySpan<double> row = rows.Slice(r * width, width);
-            for (int f = 0; f < width; f++)
+            row.CopyTo(_pending.AsSpan(_pendingRows * width, width));
+            if (++_pendingRows == PendingRows)
             {
-                _window[f].Add(row[f]);
+                FlushPending();
             }
 
             if (confidence >= 0 && Profile?.Calibration is ConfidenceCalibration calibration && double.IsFinite(row[confidence]))
@@ -115,6 +129,29 @@ internal sealed class MonitoredVersion
         }
 
         _windowRows += count;
+    }
+
+    /// <summary>Inserts the buffered rows into the window's summaries, one feature (column) at a time.</summary>
+    private void FlushPending()
+    {
+        int width = _window.Length;
+        int rows = _pendingRows;
+        _pendingRows = 0;
+        if (rows == 0 || width == 0)
+        {
+            return;
+        }
+
+        Span<double> column = _column.AsSpan(0, rows);
+        for (int f = 0; f < width; f++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                column[r] = _pending[(r * width) + f];
+            }
+
+            _window[f].AddRange(column);
+        }
     }
 
     public void AddLabel(double predicted, double label)
@@ -145,6 +182,7 @@ internal sealed class MonitoredVersion
 
     public WindowReport CloseWindow(DateTimeOffset now, long dropped)
     {
+        FlushPending();
         WindowIndex++;
         int m = _window.Length;
         double level = _options.Correction switch
@@ -162,20 +200,20 @@ internal sealed class MonitoredVersion
             FeatureDrift drift = Evaluate(f, level);
             features.Add(drift);
             drifted += drift.Drifted ? 1 : 0;
-            string prefix = $"drift.{drift.Feature}.";
-            values[prefix + "psi"] = drift.Psi;
-            values[prefix + "js_distance"] = drift.JensenShannon;
-            values[prefix + "drifted"] = drift.Drifted ? 1 : 0;
+            FeatureKeys keys = _keys[f];
+            values[keys.Psi] = drift.Psi;
+            values[keys.JensenShannon] = drift.JensenShannon;
+            values[keys.Drifted] = drift.Drifted ? 1 : 0;
             if (drift.Kind == FeatureKind.Numeric)
             {
-                values[prefix + "ks_statistic"] = drift.KsStatistic;
-                values[prefix + "ks_p_value"] = drift.KsPValue;
-                values[prefix + "wasserstein"] = drift.Wasserstein;
+                values[keys.KsStatistic] = drift.KsStatistic;
+                values[keys.KsPValue] = drift.KsPValue;
+                values[keys.Wasserstein] = drift.Wasserstein;
             }
             else
             {
-                values[prefix + "chi2"] = drift.ChiSquared;
-                values[prefix + "chi2_p_value"] = drift.ChiSquaredPValue;
+                values[keys.ChiSquared] = drift.ChiSquared;
+                values[keys.ChiSquaredPValue] = drift.ChiSquaredPValue;
             }
         }
 
@@ -195,7 +233,7 @@ internal sealed class MonitoredVersion
         Put(values, "performance.f1", performance.MacroF1);
         Put(values, "performance.mae", performance.MeanAbsoluteError);
         Put(values, "performance.rmse", performance.RootMeanSquaredError);
-        var latency = (_latency.Quantile(0.5), _latency.Quantile(0.95), _latency.Quantile(0.99));
+        var latency = LatencyQuantiles();
         Put(values, "latency.p50", latency.Item1);
         Put(values, "latency.p95", latency.Item2);
         Put(values, "latency.p99", latency.Item3);
@@ -298,12 +336,7 @@ internal sealed class MonitoredVersion
         FeatureProfile reference = Profile!.Features[index];
         if (current.Definition.Kind == FeatureKind.Categorical)
         {
-            var referenceCounts = new Dictionary<long, long>();
-            foreach ((string key, long count) in reference.Categories)
-            {
-                referenceCounts[long.Parse(key, CultureInfo.InvariantCulture)] = count;
-            }
-
+            Dictionary<long, long> referenceCounts = _referenceCategories[index]!;
             (double chi2, _, double p) = DriftStatistics.ChiSquared(referenceCounts, current.Categories!.Counts);
             var keys = new SortedSet<long>(referenceCounts.Keys);
             keys.UnionWith(current.Categories.Counts.Keys);
@@ -361,7 +394,68 @@ internal sealed class MonitoredVersion
         Array.Clear(_falseNegatives);
         _absoluteError = 0;
         _squaredError = 0;
-        _latency = new KllSketch(_options.WindowSketchK);
-        _window = [.. Extractor.Features.Select((f, i) => new FeatureAccumulator(f, _options.WindowSketchK, Profile is null || f.Kind == FeatureKind.Categorical ? null : Profile.Features[i].BinEdges))];
+        _pendingRows = 0;
+        _latency.Reset();
+        foreach (FeatureAccumulator accumulator in _window)
+        {
+            accumulator.Reset();
+        }
+    }
+
+    private (double P50, double P95, double P99) LatencyQuantiles()
+    {
+        if (_latency.Count == 0)
+        {
+            return (double.NaN, double.NaN, double.NaN);
+        }
+
+        // One sorted view for the three quantiles (KllSketch.Quantile sorts once per call).
+        KllSketch.SortedView view = _latency.GetSortedView();
+        return (At(0.5), At(0.95), At(0.99));
+
+        double At(double quantile)
+        {
+            double target = quantile * view.Count;
+            for (int i = 0; i < view.Values.Length; i++)
+            {
+                if (view.CumulativeWeights[i] >= target)
+                {
+                    return view.Values[i];
+                }
+            }
+
+            return _latency.Max;
+        }
+    }
+
+    private static Dictionary<long, long> ParseCategories(Dictionary<string, long> categories)
+    {
+        var counts = new Dictionary<long, long>(categories.Count);
+        foreach ((string key, long count) in categories)
+        {
+            counts[long.Parse(key, CultureInfo.InvariantCulture)] = count;
+        }
+
+        return counts;
+    }
+
+    /// <summary>The names of one feature's values in <see cref="WindowReport.Values"/>, formatted once.</summary>
+    private sealed class FeatureKeys(string feature)
+    {
+        public string Psi { get; } = $"drift.{feature}.psi";
+
+        public string JensenShannon { get; } = $"drift.{feature}.js_distance";
+
+        public string Drifted { get; } = $"drift.{feature}.drifted";
+
+        public string KsStatistic { get; } = $"drift.{feature}.ks_statistic";
+
+        public string KsPValue { get; } = $"drift.{feature}.ks_p_value";
+
+        public string Wasserstein { get; } = $"drift.{feature}.wasserstein";
+
+        public string ChiSquared { get; } = $"drift.{feature}.chi2";
+
+        public string ChiSquaredPValue { get; } = $"drift.{feature}.chi2_p_value";
     }
 }

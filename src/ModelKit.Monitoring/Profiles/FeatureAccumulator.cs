@@ -7,13 +7,17 @@ namespace ModelKit.Monitoring.Profiles;
 /// <summary>The bounded-memory summaries of one feature over a reference or a window. Not thread-safe.</summary>
 internal sealed class FeatureAccumulator
 {
-    public FeatureAccumulator(FeatureDefinition definition, int sketchK, double[]? binEdges)
+    /// <param name="definition">The feature.</param>
+    /// <param name="sketchK">The KLL sketch's k.</param>
+    /// <param name="binEdges">The reference's bin edges, or <see langword="null"/> for no histogram.</param>
+    /// <param name="trackMoments">Whether to keep mean and variance (a profile needs them; a window's drift does not).</param>
+    public FeatureAccumulator(FeatureDefinition definition, int sketchK, double[]? binEdges, bool trackMoments = true)
     {
         Definition = definition;
         if (definition.Kind == FeatureKind.Numeric)
         {
             Sketch = new KllSketch(sketchK);
-            Moments = new RunningMoments();
+            Moments = trackMoments ? new RunningMoments() : null;
             Histogram = binEdges is null ? null : new FixedEdgeHistogram(binEdges);
         }
         else
@@ -51,8 +55,43 @@ internal sealed class FeatureAccumulator
         }
 
         Sketch!.Add(value);
-        Moments!.Add(value);
+        Moments?.Add(value);
         Histogram?.Add(value);
+    }
+
+    /// <summary>Adds values in bulk: the same summaries as <see cref="Add"/> per value.</summary>
+    /// <param name="values">The values.</param>
+    public void AddRange(ReadOnlySpan<double> values)
+    {
+        if (Categories is not null || Moments is not null)
+        {
+            foreach (double value in values)
+            {
+                Add(value);
+            }
+
+            return;
+        }
+
+        long before = Sketch!.NonFiniteCount;
+        Sketch.AddRange(values);
+        NonFiniteCount += Sketch.NonFiniteCount - before;
+        Histogram?.AddRange(values);
+    }
+
+    /// <summary>Empties the summaries for reuse (a new window with the same reference).</summary>
+    /// <exception cref="InvalidOperationException">The accumulator keeps moments (a profile's, which is never reused).</exception>
+    public void Reset()
+    {
+        if (Moments is not null)
+        {
+            throw new InvalidOperationException("Only window accumulators (created without moments) are reused.");
+        }
+
+        NonFiniteCount = 0;
+        Sketch?.Reset();
+        Histogram?.Reset();
+        Categories?.Reset();
     }
 
     public FeatureProfile ToProfile(int binCount)

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace ModelKit.Monitoring.Sketches;
 
 /// <summary>
@@ -37,13 +39,21 @@ public sealed class CategoryCounts
     public void Add(long category, long count = 1)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        if (!_counts.ContainsKey(category) && _counts.Count >= MaxCategories)
+        if (_counts.Count >= MaxCategories && !_counts.ContainsKey(category))
         {
             category = OtherCategory;
         }
 
-        _counts[category] = _counts.GetValueOrDefault(category) + count;
+        // One hash lookup per value while the category count is below the limit.
+        CollectionsMarshal.GetValueRefOrAddDefault(_counts, category, out _) += count;
         Count += count;
+    }
+
+    /// <summary>Empties the counts for reuse (a new window).</summary>
+    internal void Reset()
+    {
+        _counts.Clear();
+        Count = 0;
     }
 
     /// <summary>Adds the counts of <paramref name="other"/>.</summary>

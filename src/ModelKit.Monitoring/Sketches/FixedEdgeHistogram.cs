@@ -56,6 +56,34 @@ public sealed class FixedEdgeHistogram
         Count++;
     }
 
+    /// <summary>Counts values in bulk (the same counts as <see cref="Add"/> per value).</summary>
+    /// <param name="values">The values; NaN and ±∞ are only counted in <see cref="NonFiniteCount"/>.</param>
+    internal void AddRange(ReadOnlySpan<double> values)
+    {
+        long counted = 0;
+        foreach (double value in values)
+        {
+            if (!double.IsFinite(value))
+            {
+                NonFiniteCount++;
+                continue;
+            }
+
+            _counts[BinOf(value)]++;
+            counted++;
+        }
+
+        Count += counted;
+    }
+
+    /// <summary>Empties the histogram for reuse (a new window with the same edges).</summary>
+    internal void Reset()
+    {
+        Array.Clear(_counts);
+        Count = 0;
+        NonFiniteCount = 0;
+    }
+
     /// <summary>Returns the bin index of <paramref name="value"/>.</summary>
     /// <param name="value">A finite value.</param>
     /// <returns>0 to <c>Edges.Count</c>.</returns>

@@ -20,6 +20,8 @@ public sealed class KllSketch
 
     private const int MinLevelCapacity = 8;
     private readonly List<List<double>> _levels = [new List<double>()];
+    private readonly Stack<List<double>> _spareLevels = new();
+    private readonly ulong _seed;
     private ulong _random;
     private int _retained;
     private int _capacity = -1;
@@ -33,7 +35,8 @@ public sealed class KllSketch
         ArgumentOutOfRangeException.ThrowIfLessThan(k, MinLevelCapacity);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(k, ushort.MaxValue);
         K = k;
-        _random = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
+        _seed = seed == 0 ? 0x9E3779B97F4A7C15UL : seed;
+        _random = _seed;
     }
 
     /// <summary>Gets the accuracy parameter.</summary>
@@ -109,6 +112,78 @@ public sealed class KllSketch
         {
             Compress();
         }
+    }
+
+    /// <summary>
+    /// Adds values in bulk: the same sketch as <see cref="Add"/> called for each value in order (compaction happens at
+    /// the same points), without a call and a capacity check per value.
+    /// </summary>
+    /// <param name="values">The values; non-finite ones are only counted.</param>
+    internal void AddRange(ReadOnlySpan<double> values)
+    {
+        int i = 0;
+        while (i < values.Length)
+        {
+            // Add compresses right after the value that takes the retained count past the capacity.
+            int end = Math.Min(values.Length, i + Math.Max(1, TotalCapacity() - _retained + 1));
+            List<double> level = _levels[0];
+            double min = Min;
+            double max = Max;
+            for (; i < end; i++)
+            {
+                double value = values[i];
+                if (!double.IsFinite(value))
+                {
+                    NonFiniteCount++;
+                    continue;
+                }
+
+                if (Count == 0)
+                {
+                    min = value;
+                    max = value;
+                }
+                else if (value < min)
+                {
+                    min = value;
+                }
+                else if (value > max)
+                {
+                    max = value;
+                }
+
+                Count++;
+                level.Add(value);
+                _retained++;
+            }
+
+            Min = min;
+            Max = max;
+            if (_retained > TotalCapacity())
+            {
+                Compress();
+            }
+        }
+    }
+
+    /// <summary>Empties the sketch for reuse (a new window): the same state as a new sketch with this k and seed, keeping the memory of its levels.</summary>
+    internal void Reset()
+    {
+        for (int h = _levels.Count - 1; h >= 1; h--)
+        {
+            _levels[h].Clear();
+            _spareLevels.Push(_levels[h]);
+            _levels.RemoveAt(h);
+        }
+
+        _levels[0].Clear();
+        _random = _seed;
+        _retained = 0;
+        _capacity = -1;
+        Count = 0;
+        NonFiniteCount = 0;
+        Min = double.NaN;
+        Max = double.NaN;
     }
 
     /// <summary>Merges <paramref name="other"/> into this sketch; <paramref name="other"/> is unchanged.</summary>
@@ -352,7 +427,7 @@ public sealed class KllSketch
     {
         if (h + 1 == _levels.Count)
         {
-            _levels.Add([]);
+            _levels.Add(_spareLevels.Count > 0 ? _spareLevels.Pop() : []);
         }
 
         List<double> level = _levels[h];

@@ -56,4 +56,29 @@ public sealed class FeatureExtractorTests
         Assert.Equal(1e9 + 2.5, rows[0], 6);
         Assert.Equal(Math.Sqrt(1.25), rows[1], 6);
     }
+
+    /// <summary>The vectorised reducer (every finite image) equals the scalar two-pass one, on sizes with and without a vector remainder, and declines samples with NaN or infinities.</summary>
+    [Theory]
+    [InlineData(1, 28, 28)]
+    [InlineData(3, 5, 7)]
+    [InlineData(2, 1, 3)]
+    public void ReduceVectorized_EqualsScalarReducer_AndDeclinesNonFinite(int channels, int height, int width)
+    {
+        var random = new Random(channels * 100 + width);
+        double[] sample = [.. Enumerable.Range(0, channels * height * width).Select(_ => (random.NextDouble() * 1.2) - 0.1)];
+        const TensorReducers all = TensorReducers.Default | TensorReducers.IntensityHistogram;
+        var scalar = new double[(2 * channels) + 6];
+        var vector = new double[scalar.Length];
+        FeatureExtractor.Reduce(sample, channels, all, width, scalar);
+        Assert.True(FeatureExtractor.ReduceVectorized(sample, channels, all, width, vector) || !System.Numerics.Vector.IsHardwareAccelerated);
+        for (int i = 0; i < scalar.Length && System.Numerics.Vector.IsHardwareAccelerated; i++)
+        {
+            Assert.Equal(scalar[i], vector[i], 12);
+        }
+
+        sample[^1] = double.NaN;
+        Assert.False(FeatureExtractor.ReduceVectorized(sample, channels, all, width, vector));
+        sample[^1] = double.NegativeInfinity;
+        Assert.False(FeatureExtractor.ReduceVectorized(sample, channels, all, width, vector));
+    }
 }

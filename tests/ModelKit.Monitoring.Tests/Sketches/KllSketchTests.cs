@@ -184,4 +184,39 @@ public sealed class KllSketchTests
         Assert.Contains("k = 100", ex.Message, StringComparison.Ordinal);
         Assert.Contains("k = 200", ex.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>Bulk insertion (the monitor's window path) gives exactly the sketch of one Add per value, compactions included, and Reset gives a new sketch.</summary>
+    [Theory]
+    [MemberData(nameof(Streams))]
+    public void AddRange_InChunks_EqualsAddPerValue_AndResetEqualsNew(string kind, int seed)
+    {
+        double[] values = Stream(kind, seed, 20_000);
+        values[17] = double.NaN;
+        values[4_000] = double.PositiveInfinity;
+        var one = new KllSketch(64);
+        foreach (double v in values)
+        {
+            one.Add(v);
+        }
+
+        var bulk = new KllSketch(64);
+        bulk.Add(-5); // state to forget
+        bulk.Reset();
+        for (int start = 0; start < values.Length; start += 64)
+        {
+            bulk.AddRange(values.AsSpan(start, Math.Min(64, values.Length - start)));
+        }
+
+        KllSketchState a = one.ToState();
+        KllSketchState b = bulk.ToState();
+        Assert.Equal(a.Count, b.Count);
+        Assert.Equal(a.NonFiniteCount, b.NonFiniteCount);
+        Assert.Equal(a.Min, b.Min);
+        Assert.Equal(a.Max, b.Max);
+        Assert.Equal(a.Levels.Length, b.Levels.Length);
+        for (int h = 0; h < a.Levels.Length; h++)
+        {
+            Assert.Equal(a.Levels[h], b.Levels[h]);
+        }
+    }
 }
