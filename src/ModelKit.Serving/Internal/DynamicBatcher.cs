@@ -20,8 +20,9 @@ internal readonly record struct BatchOutcome(NamedTensor[] Outputs, int BatchSiz
 /// worker loop: a batch formed by an arrival is handed to the thread pool as one work item; the worker runs it, gives its
 /// slot back, answers every request of the batch on its own thread (continuations run synchronously, so callers that
 /// send their next request re-queue it without a thread-pool hop per request, while the other slots keep running), and
-/// takes the next batch that may leave. Each request costs one lock acquisition to queue; merging copies the inputs into
-/// one pooled buffer per input; results are split by copying each request's rows into its own new array. Time comes
+/// takes the next batch that may leave; a batch that fills while a worker answers its requests is left to that worker,
+/// which takes it as soon as it is done. Each request costs one lock acquisition to queue; merging copies the inputs into
+/// one pooled buffer per input; results are split into views of the batch's output arrays (no copy per request). Time comes
 /// from a <see cref="TimeProvider"/> (tests use FakeTimeProvider).
 /// </summary>
 internal sealed class DynamicBatcher
@@ -152,8 +153,23 @@ internal sealed class DynamicBatcher
                 request.Group = GroupFor(ordered);
                 request.Group.Add(request);
                 _queued++;
-                _metrics.QueueDepth.Add(1, _tags);
-                batch = TryTakeBatch();
+                if (_metrics.QueueDepth.Enabled)
+                {
+                    _metrics.QueueDepth.Add(1, _tags);
+                }
+
+                // While a worker is answering its batch (this arrival is usually one of its callers' continuations), it
+                // takes the next batch itself as soon as it is done: no thread-pool hop, and no third thread competing
+                // with the running batches for the cores. Otherwise a batch that may leave now is handed to the pool.
+                if (_completing == 0)
+                {
+                    batch = TryTakeBatch();
+                }
+                else
+                {
+                    // The delay still bounds the wait, even if the answering worker is held up by a continuation.
+                    ArmDelayTimer(request.EnqueuedAt);
+                }
             }
         }
 
@@ -350,8 +366,7 @@ internal sealed class DynamicBatcher
             }
 
             bool full = group.Rows >= _options.MaxBatchSize || group.Solo;
-            TimeSpan waited = _time.GetElapsedTime(head.EnqueuedAt);
-            bool expired = waited >= _options.MaxQueueDelay;
+            bool expired = !full && _time.GetElapsedTime(head.EnqueuedAt) >= _options.MaxQueueDelay;
             if (!full && !expired && others > 0)
             {
                 ArmDelayTimer(head.EnqueuedAt);
@@ -373,9 +388,8 @@ internal sealed class DynamicBatcher
             }
 
             var batch = new Batch(this);
-            DateTimeOffset now = _time.GetUtcNow();
             List<Request>? expiredRequests = null;
-            group.Take(batch.Requests, target, now, ref expiredRequests);
+            group.Take(batch.Requests, target, _time, ref expiredRequests);
             if (group.Count == 0)
             {
                 RemoveGroup(group);
@@ -383,7 +397,10 @@ internal sealed class DynamicBatcher
 
             int removed = batch.Requests.Count + (expiredRequests?.Count ?? 0);
             _queued -= removed;
-            _metrics.QueueDepth.Add(-removed, _tags);
+            if (_metrics.QueueDepth.Enabled)
+            {
+                _metrics.QueueDepth.Add(-removed, _tags);
+            }
             if (expiredRequests is not null)
             {
                 // Completing runs the callers' continuations synchronously: never under the lock, so on the thread pool.
@@ -539,18 +556,36 @@ internal sealed class DynamicBatcher
             }
 
             batch.CompleteAll();
+            Batch? other = null;
             lock (_gate)
             {
                 _completing--;
                 batch = TryTakeBatch();
-                if (batch is null && _running == 0 && _completing == 0)
+                if (batch is null)
                 {
-                    idle = _idle;
-                    _idle = null;
+                    if (_running == 0 && _completing == 0)
+                    {
+                        idle = _idle;
+                        _idle = null;
+                    }
+                }
+                else
+                {
+                    // Arrivals while this worker answered its batch left the batching to it: when more than one batch
+                    // may leave now (and slots are free), this worker runs the first and the pool the next.
+                    other = TryTakeBatch();
                 }
             }
 
             idle?.TrySetResult();
+            while (other is not null)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(other, preferLocal: false);
+                lock (_gate)
+                {
+                    other = TryTakeBatch();
+                }
+            }
         }
     }
 
@@ -679,7 +714,11 @@ internal sealed class DynamicBatcher
     private void SetOutcome(Request request, NamedTensor[] outputs, int batchRows, long started)
     {
         TimeSpan queued = _time.GetElapsedTime(request.EnqueuedAt, started);
-        _metrics.QueueDuration.Record(queued.TotalSeconds, _tags);
+        if (_metrics.QueueDuration.Enabled)
+        {
+            _metrics.QueueDuration.Record(queued.TotalSeconds, _tags);
+        }
+
         request.Outcome = new BatchOutcome(outputs, batchRows, queued);
     }
 
@@ -716,15 +755,46 @@ internal sealed class DynamicBatcher
         return merged;
     }
 
-    /// <summary>Copies rows <paramref name="rowOffset"/> to <paramref name="rowOffset"/> + <paramref name="rowCount"/> of <paramref name="output"/> into a new tensor of <paramref name="shape"/>.</summary>
-    private static Tensor Slice(Tensor output, int rowOffset, int rowCount, int totalRows, long[] shape)
+    /// <summary>
+    /// Returns rows <paramref name="rowOffset"/> to <paramref name="rowOffset"/> + <paramref name="rowCount"/> of
+    /// <paramref name="output"/> as a tensor of <paramref name="shape"/>. Numeric tensors are views of the batch's output
+    /// array without copying (the session returned that array new for this batch, nobody else holds it, and tensors are
+    /// read-only, so the requests of one batch can share it); string tensors are copied.
+    /// </summary>
+    private static Tensor Slice(Tensor output, int rowOffset, int rowCount, int totalRows, long[] shape) => output switch
     {
-        if (output is StringTensor strings)
-        {
-            int perRow = strings.Span.Length / Math.Max(totalRows, 1);
-            return StringTensor.Create(strings.Span.Slice(rowOffset * perRow, rowCount * perRow).ToArray(), shape);
-        }
+        StringTensor strings => SliceStrings(strings, rowOffset, rowCount, totalRows, shape),
+        Tensor<float> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<double> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<long> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<int> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<short> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<sbyte> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<ulong> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<uint> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<ushort> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<byte> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<bool> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<Half> t => View(t, rowOffset, rowCount, totalRows, shape),
+        Tensor<BFloat16> t => View(t, rowOffset, rowCount, totalRows, shape),
+        _ => CopyRows(output, rowOffset, rowCount, totalRows, shape),
+    };
 
+    private static Tensor<T> View<T>(Tensor<T> output, int rowOffset, int rowCount, int totalRows, long[] shape)
+        where T : unmanaged
+    {
+        int perRow = output.Data.Length / Math.Max(totalRows, 1);
+        return Tensor.Create(output.Data.Slice(rowOffset * perRow, rowCount * perRow), shape);
+    }
+
+    private static StringTensor SliceStrings(StringTensor strings, int rowOffset, int rowCount, int totalRows, long[] shape)
+    {
+        int perRow = strings.Span.Length / Math.Max(totalRows, 1);
+        return StringTensor.Create(strings.Span.Slice(rowOffset * perRow, rowCount * perRow).ToArray(), shape);
+    }
+
+    private static Tensor CopyRows(Tensor output, int rowOffset, int rowCount, int totalRows, long[] shape)
+    {
         int rowBytes = checked((int)(output.ByteLength / Math.Max(totalRows, 1)));
         return OrtTensors.Copy(output.ElementType, shape, output.Bytes.Slice(rowOffset * rowBytes, rowCount * rowBytes));
     }
@@ -926,15 +996,16 @@ internal sealed class DynamicBatcher
             return true;
         }
 
-        public void Take(List<Request> batch, long target, DateTimeOffset now, ref List<Request>? expired)
+        public void Take(List<Request> batch, long target, TimeProvider time, ref List<Request>? expired)
         {
             long rows = 0;
+            DateTimeOffset? now = null; // read once, and only when a request has a deadline
             foreach (LinkedList<Request> list in (ReadOnlySpan<LinkedList<Request>>)[_high, _normal])
             {
                 while (list.First is { } node)
                 {
                     Request r = node.Value;
-                    if (r.Deadline is { } d && now >= d)
+                    if (r.Deadline is { } d && (now ??= time.GetUtcNow()) >= d)
                     {
                         Remove(r);
                         (expired ??= []).Add(r);

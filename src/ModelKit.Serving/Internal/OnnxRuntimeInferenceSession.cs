@@ -36,6 +36,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     private readonly long[][] _outputDims;
     private readonly OutputSlot?[] _slots = new OutputSlot?[Math.Clamp(Environment.ProcessorCount, 2, 16)];
     private readonly long[]?[] _outputShapes;
+    private readonly long[]?[] _inputShapes;
     private int _outputBinding;
     private int _active;
     private int _disposed;
@@ -56,6 +57,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         _outputNames = Array.ConvertAll(_outputs, s => s.Name);
         _outputDims = Array.ConvertAll(_outputs, s => s.Shape.ToArray());
         _outputShapes = new long[]?[_outputs.Length];
+        _inputShapes = new long[]?[_inputs.Length];
 
         // Outputs can be preallocated only when every output's shape is the signature's, with at most dimension 0 dynamic.
         bool candidate = true;
@@ -334,7 +336,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         {
             for (int k = 0; k < inputCount; k++)
             {
-                inputValues[k] = OrtTensors.CreateInput(ordered[k], out pins[k]);
+                inputValues[k] = OrtTensors.CreateInput(ordered[k], InputShape(k, ordered[k].Shape), out pins[k]);
                 created = k + 1;
             }
 
@@ -429,6 +431,24 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
         }
 
         slot.Dispose(); // more runs than slots were in flight: keep the ones already parked
+    }
+
+    /// <summary>
+    /// Returns <paramref name="shape"/> (the shape of input <paramref name="k"/> of this run) as an array: the array of the
+    /// last shape seen for that input when it is equal, so a steady stream of same-shaped requests allocates none (the
+    /// array is never changed once published; ONNX Runtime copies it when it creates the value).
+    /// </summary>
+    private long[] InputShape(int k, ReadOnlySpan<long> shape)
+    {
+        long[]? cached = Volatile.Read(ref _inputShapes[k]);
+        if (cached is not null && shape.SequenceEqual(cached))
+        {
+            return cached;
+        }
+
+        cached = shape.ToArray();
+        Volatile.Write(ref _inputShapes[k], cached);
+        return cached;
     }
 
     /// <summary>

@@ -14,7 +14,18 @@ internal static class OrtTensors
     /// <param name="tensor">The tensor.</param>
     /// <param name="pin">The pin; the caller disposes it after disposing the returned value (default for strings).</param>
     /// <returns>The value; the caller disposes it.</returns>
-    public static unsafe OrtValue CreateInput(Tensor tensor, out MemoryHandle pin)
+    public static OrtValue CreateInput(Tensor tensor, out MemoryHandle pin) => CreateInput(tensor, null, out pin);
+
+    /// <summary>
+    /// Wraps <paramref name="tensor"/> as an <see cref="OrtValue"/> like <see cref="CreateInput(Tensor, out MemoryHandle)"/>,
+    /// passing <paramref name="shape"/> (equal to the tensor's shape, never changed; ONNX Runtime copies it) instead of a
+    /// new copy of the tensor's shape, so a caller can reuse one array across calls.
+    /// </summary>
+    /// <param name="tensor">The tensor.</param>
+    /// <param name="shape">The tensor's shape as an array, or null to copy it.</param>
+    /// <param name="pin">The pin; the caller disposes it after disposing the returned value (default for strings).</param>
+    /// <returns>The value; the caller disposes it.</returns>
+    public static unsafe OrtValue CreateInput(Tensor tensor, long[]? shape, out MemoryHandle pin)
     {
         if (tensor is StringTensor strings)
         {
@@ -43,7 +54,7 @@ internal static class OrtTensors
             return OrtValue.CreateTensorValueWithData(
                 OrtMemoryInfo.DefaultInstance,
                 (OrtElementType)(int)tensor.ElementType,
-                tensor.Shape.ToArray(),
+                shape ?? tensor.Shape.ToArray(),
                 (IntPtr)pin.Pointer,
                 tensor.ByteLength);
         }
