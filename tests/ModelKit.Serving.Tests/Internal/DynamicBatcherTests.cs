@@ -115,6 +115,41 @@ public sealed class DynamicBatcherTests : IDisposable
     }
 
     [Fact]
+    public async Task Enqueue_BatchesThatFillWhileAWorkerAnswersItsBatch_LeaveWhenItIsDoneWithoutWaitingForTheDelay()
+    {
+        // The callers of a batch send their next requests from their continuations, on the worker that answers them:
+        // the worker takes the first batch that filled meanwhile itself, and hands the second to the pool (both slots).
+        DynamicBatcher batcher = Create(new BatchingOptions { MaxBatchSize = 2, MaxQueueDelay = TimeSpan.FromHours(1), MaxConcurrentBatches = 2 });
+        Task<BatchOutcome> first = await StartBlockedAsync(batcher);
+        Task<BatchOutcome> a = Enqueue(batcher, 1);
+        Task<BatchOutcome> b = Enqueue(batcher, 2); // full, a slot is free: leaves and waits at the gate
+        Assert.True(await _entered.WaitAsync(TimeSpan.FromSeconds(30)));
+        var next = new List<Task<BatchOutcome>>();
+        Task sent = a.ContinueWith(
+            _ =>
+            {
+                for (int i = 3; i <= 6; i++)
+                {
+                    next.Add(Enqueue(batcher, i));
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+
+        _gate.Set(); // no time is advanced: a request left to wait for the 1-hour delay would never complete
+        await Task.WhenAll(first, a, b, sent).WaitAsync(TimeSpan.FromSeconds(30));
+        BatchOutcome[] outcomes = await Task.WhenAll(next).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal([1, 2, 2, 2], Batches().Select(batch => batch.Length).Order()); // first and [a, b] leave the gate together
+        for (int i = 0; i < outcomes.Length; i++)
+        {
+            Assert.Equal(2, outcomes[i].BatchSize);
+            Assert.Equal(TestModels.GemmReluReference(Input(i + 3)), Floats(outcomes[i]));
+        }
+    }
+
+    [Fact]
     public async Task Enqueue_QueueFull_RejectsAtOnceWithInferenceQueueFullException()
     {
         DynamicBatcher batcher = Create(new BatchingOptions { MaxQueueLength = 2, MaxQueueDelay = TimeSpan.FromHours(1) });
