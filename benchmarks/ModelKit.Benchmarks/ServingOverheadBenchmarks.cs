@@ -1,3 +1,4 @@
+using System.Reflection;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Options;
 using Microsoft.ML.OnnxRuntime;
@@ -45,7 +46,10 @@ public class ServingOverheadBenchmarks
         byte[] model = BenchmarkModels.QuickStartMlp();
         _factory = new OnnxRuntimeSessionFactory(Options.Create(new OnnxRuntimeOptions { IntraOpThreadCount = 1, InterOpThreadCount = 1 }));
         _session = _factory.Create(model);
-        _raw = ((ModelKit.Serving.Internal.OnnxRuntimeInferenceSession)_session).NativeSession;
+        // The official session ModelKit's session wraps, reached by reflection: ModelKit.Serving grants its internals to test
+        // assemblies only, and a second session created from the same bytes would not measure the same native state.
+        _raw = (InferenceSession)(_session.GetType().GetProperty("NativeSession", BindingFlags.NonPublic | BindingFlags.Instance)?.GetValue(_session)
+            ?? throw new InvalidOperationException($"{_session.GetType()} no longer exposes NativeSession; update the overhead benchmark."));
         _runOptions = new RunOptions();
         _pixels = BenchmarkModels.Pixels(BatchSize, 7);
         _shape = [BatchSize, 1, 28, 28];
