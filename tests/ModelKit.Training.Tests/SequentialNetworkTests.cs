@@ -61,6 +61,83 @@ public sealed class SequentialNetworkTests
         Assert.Equal(0.5364, p[1].Data[0], 4);
     }
 
+    [Theory]
+    [InlineData(OptimizerKind.Adam, 0.0)]
+    [InlineData(OptimizerKind.Adam, 0.1)]
+    [InlineData(OptimizerKind.AdamW, 0.1)]
+    public void TrainStep_Adam_FollowsPyTorchsUpdateComputedHere(OptimizerKind kind, double weightDecay)
+    {
+        // One Linear 3 -> 4 under mean cross-entropy: the gradient has a closed form ((softmax - one-hot) / N times the
+        // inputs), so three steps of PyTorch's Adam (L2 weight decay) or AdamW (decoupled) are computed here in double and
+        // compared with the shim's one-pass update.
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork([new LinearLayer(3, 4)], new TensorSpec("x", TensorElementType.Float, [-1, 3]), seed: 5);
+        var settings = new OptimizerSettings { Kind = kind, LearningRate = 0.05, Beta1 = 0.8, Beta2 = 0.9, Epsilon = 1e-3, WeightDecay = weightDecay };
+        using NetworkOptimizer optimizer = network.CreateOptimizer(settings);
+        float[] x = [0.5f, -1f, 2f, 1.5f, 0.25f, -0.75f];
+        long[] y = [2, 0];
+        IReadOnlyList<NamedParameter> start = network.GetParameters();
+        double[][] p = [[.. start[0].Data.Select(v => (double)v)], [.. start[1].Data.Select(v => (double)v)]];
+        double[][] m = [new double[12], new double[4]];
+        double[][] v = [new double[12], new double[4]];
+        for (int t = 1; t <= 3; t++)
+        {
+            network.TrainStep(optimizer, x, [2, 3], y);
+
+            double[][] g = [new double[12], new double[4]];
+            for (int n = 0; n < 2; n++)
+            {
+                double[] logits = new double[4];
+                for (int j = 0; j < 4; j++)
+                {
+                    logits[j] = p[1][j] + Enumerable.Range(0, 3).Sum(k => p[0][(j * 3) + k] * x[(n * 3) + k]);
+                }
+
+                double max = logits.Max();
+                double sum = logits.Sum(l => Math.Exp(l - max));
+                for (int j = 0; j < 4; j++)
+                {
+                    double d = ((Math.Exp(logits[j] - max) / sum) - (y[n] == j ? 1 : 0)) / 2;
+                    g[1][j] += d;
+                    for (int k = 0; k < 3; k++)
+                    {
+                        g[0][(j * 3) + k] += d * x[(n * 3) + k];
+                    }
+                }
+            }
+
+            for (int i = 0; i < 2; i++)
+            {
+                for (int e = 0; e < p[i].Length; e++)
+                {
+                    double grad = g[i][e];
+                    if (kind == OptimizerKind.AdamW)
+                    {
+                        p[i][e] *= 1 - (settings.LearningRate * weightDecay);
+                    }
+                    else
+                    {
+                        grad += weightDecay * p[i][e];
+                    }
+
+                    m[i][e] = (settings.Beta1 * m[i][e]) + ((1 - settings.Beta1) * grad);
+                    v[i][e] = (settings.Beta2 * v[i][e]) + ((1 - settings.Beta2) * grad * grad);
+                    double denom = (Math.Sqrt(v[i][e]) / Math.Sqrt(1 - Math.Pow(settings.Beta2, t))) + settings.Epsilon;
+                    p[i][e] -= settings.LearningRate / (1 - Math.Pow(settings.Beta1, t)) * m[i][e] / denom;
+                }
+            }
+        }
+
+        IReadOnlyList<NamedParameter> end = network.GetParameters();
+        for (int i = 0; i < 2; i++)
+        {
+            for (int e = 0; e < p[i].Length; e++)
+            {
+                Assert.True(Math.Abs(end[i].Data[e] - p[i][e]) <= 1e-5, $"{end[i].Name}[{e}]: shim {end[i].Data[e]}, expected {p[i][e]}");
+                Assert.True(Math.Abs(end[i].Data[e] - start[i].Data[e]) > 1e-3, $"{end[i].Name}[{e}] did not move");
+            }
+        }
+    }
+
     [Fact]
     public void TrainStep_Steady_DoesNotAllocateManagedMemory()
     {

@@ -15,6 +15,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
+#include "mk_fused_adam.h"
 #include "mk_network_impl.h"
 #include "mk_distributed_impl.h"
 #include "mk_runtime_impl.h"
@@ -54,7 +55,7 @@ MK_API int mk_optimizer_create_adam(mk_network* network, double learning_rate, d
                            .eps(epsilon)
                            .weight_decay(weight_decay);
         auto optimizer = std::make_unique<mk_optimizer>();
-        optimizer->optimizer = std::make_unique<torch::optim::Adam>(network->parameters, options);
+        optimizer->optimizer = std::make_unique<mk::FusedAdam>(network->parameters, options);
         optimizer->network = network;
         optimizer->kind = MK_OPTIMIZER_ADAM;
         *out_optimizer = optimizer.release();
@@ -155,11 +156,11 @@ MK_API int mk_optimizer_create(mk_network* network, const mk_optimizer_args* arg
             if (args->kind == MK_OPTIMIZER_ADAM) {
                 auto options = torch::optim::AdamOptions(args->learning_rate).betas(std::make_tuple(args->beta1, args->beta2))
                                    .eps(args->epsilon).weight_decay(args->weight_decay);
-                optimizer->optimizer = std::make_unique<torch::optim::Adam>(network->parameters, options);
+                optimizer->optimizer = std::make_unique<mk::FusedAdam>(network->parameters, options);
             } else {
                 auto options = torch::optim::AdamWOptions(args->learning_rate).betas(std::make_tuple(args->beta1, args->beta2))
                                    .eps(args->epsilon).weight_decay(args->weight_decay);
-                optimizer->optimizer = std::make_unique<torch::optim::AdamW>(network->parameters, options);
+                optimizer->optimizer = std::make_unique<mk::FusedAdamW>(network->parameters, options);
             }
         } else {
             throw mk::ShimError(MK_E_INVALID_ARGUMENT, "unknown optimizer kind " + std::to_string(args->kind) +
