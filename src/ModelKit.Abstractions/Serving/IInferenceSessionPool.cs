@@ -43,7 +43,7 @@ public interface IInferenceSessionPool
     /// <param name="inputs">One tensor per signature input, matched by name. The caller keeps the buffers alive and unchanged until the task completes.</param>
     /// <param name="options">Deadline and priority; <see langword="null"/> for no deadline and normal priority.</param>
     /// <param name="cancellationToken">Cancels the request; a request cancelled before it runs is dropped and never answered with a result.</param>
-    /// <returns>The outputs (new managed memory the caller owns) with the version, provider and batch that produced them.</returns>
+    /// <returns>The outputs (read-only tensors over managed memory that nothing else writes; with dynamic batching, the requests of one batch share the batch's output arrays, each tensor a view of its own rows) with the version, provider and batch that produced them.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="reference"/> or <paramref name="inputs"/> is <see langword="null"/>.</exception>
     /// <exception cref="InferenceInputException">An input is missing, unknown, of the wrong element type or of a shape the signature does not accept.</exception>
     /// <exception cref="InferenceQueueFullException">The model's queue holds <see cref="BatchingOptions.MaxQueueLength"/> requests already (HTTP 429).</exception>
@@ -106,7 +106,7 @@ public interface IInferenceSessionLease : IDisposable
 /// <summary>The answer to one <see cref="IInferenceSessionPool.RunAsync"/> request.</summary>
 public sealed record InferenceResult
 {
-    /// <summary>Gets one tensor per signature output, in signature order, over new managed memory the caller owns; dimension 0 is the request's own.</summary>
+    /// <summary>Gets one read-only tensor per signature output, in signature order, over managed memory that nothing else writes (with dynamic batching a view of the request's rows of the batch's output array); dimension 0 is the request's own.</summary>
     public required IReadOnlyList<NamedTensor> Outputs { get; init; }
 
     /// <summary>Gets the version that answered; exactly one generation answers each request.</summary>
