@@ -13,6 +13,28 @@ namespace ModelKit.Benchmarks;
 /// <summary>Builds registries over the two store combinations the registry issue measures: SQLite + files, PostgreSQL + S3.</summary>
 internal static class RegistryBench
 {
+    /// <summary>
+    /// The 200 MB model of the large-artifact suites: <c>y = x + w</c> with one float initializer <c>w</c> of 52,428,800
+    /// elements (209,715,200 bytes) whose first two values are a marker; <paramref name="markerOffset"/> is where the
+    /// marker's bytes start in the returned model, so an iteration can write new bytes there.
+    /// </summary>
+    public static byte[] LargeModel(out int markerOffset)
+    {
+        const int elements = 50 * 1024 * 1024;
+        float[] weights = new float[elements];
+        weights[0] = 1234.5f;
+        weights[1] = -9876.25f;
+        byte[] model = new OnnxGraphBuilder()
+            .AddInput("x", TensorElementType.Float, -1, elements)
+            .AddOutput("y", TensorElementType.Float, -1, elements)
+            .AddInitializer("w", weights, elements)
+            .AddNode("Add", ["x", "w"], ["y"])
+            .ToBytes();
+        byte[] marker = [.. BitConverter.GetBytes(1234.5f), .. BitConverter.GetBytes(-9876.25f)];
+        markerOffset = model.AsSpan().IndexOf(marker);
+        return model;
+    }
+
     public static (IModelRegistry Registry, ServiceProvider Services) Create(string store, string dataDirectory, RegistryBenchServers? servers, bool cache)
     {
         var services = new ServiceCollection();
@@ -272,7 +294,6 @@ public class RegistryRegisterSmallBenchmarks
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class RegistryRegisterLargeBenchmarks
 {
-    private const int Elements = 50 * 1024 * 1024;
     private string _dir = null!;
     private RegistryBenchServers? _servers;
     private ServiceProvider _services = null!;
@@ -294,17 +315,7 @@ public class RegistryRegisterLargeBenchmarks
         (_registry, _services) = RegistryBench.Create(Store, _dir, _servers, cache: true);
         _registry.ListModelsAsync().GetAwaiter().GetResult();
         _s3 = _servers is null ? null : RegistryBench.S3(_servers);
-        float[] weights = new float[Elements];
-        weights[0] = 1234.5f;
-        weights[1] = -9876.25f;
-        _model = new OnnxGraphBuilder()
-            .AddInput("x", TensorElementType.Float, -1, Elements)
-            .AddOutput("y", TensorElementType.Float, -1, Elements)
-            .AddInitializer("w", weights, Elements)
-            .AddNode("Add", ["x", "w"], ["y"])
-            .ToBytes();
-        byte[] marker = [.. BitConverter.GetBytes(1234.5f), .. BitConverter.GetBytes(-9876.25f)];
-        _markerOffset = _model.AsSpan().IndexOf(marker);
+        _model = RegistryBench.LargeModel(out _markerOffset);
         Directory.CreateDirectory(Path.Combine(_dir, "bare"));
         _validationCopy = _dir + "-validate.onnx";
         File.WriteAllBytes(_validationCopy, _model);

@@ -22,7 +22,6 @@ namespace ModelKit.Benchmarks;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class RegistryRegisterStepBenchmarks
 {
-    private const int Elements = 50 * 1024 * 1024;
     private string _dir = null!;
     private RegistryBenchServers _servers = null!;
     private AmazonS3Client _s3 = null!;
@@ -37,14 +36,7 @@ public class RegistryRegisterStepBenchmarks
         Directory.CreateDirectory(_dir);
         _servers = new RegistryBenchServers();
         _s3 = RegistryBench.S3(_servers);
-        float[] weights = new float[Elements];
-        weights[0] = 1234.5f;
-        _model = new OnnxGraphBuilder()
-            .AddInput("x", TensorElementType.Float, -1, Elements)
-            .AddOutput("y", TensorElementType.Float, -1, Elements)
-            .AddInitializer("w", weights, Elements)
-            .AddNode("Add", ["x", "w"], ["y"])
-            .ToBytes();
+        _model = RegistryBench.LargeModel(out _);
         _written = Path.Combine(_dir, "written.onnx");
         File.WriteAllBytes(_written, _model);
     }
