@@ -15,16 +15,20 @@ namespace ModelKit.Benchmarks;
 /// callers are answered and send their next request), 2 ms max delay. Per-request latencies (p50, p90, p99, max, in
 /// microseconds) and the mean batch are appended to BenchmarkDotNet.Artifacts/results/latency.csv.
 /// </summary>
-[SimpleJob(warmupCount: 2, iterationCount: 10)]
+[MemoryDiagnoser]
+[SimpleJob(warmupCount: 3, iterationCount: 20)]
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class DynamicBatchingBenchmarks
 {
     private const int Requests = 2048;
     private const int MaxBatchSize = 32;
+    private const int SmallBatchSize = 16;
     private readonly long[] _batchSizes = new long[MaxBatchSize + 1];
+    private int _lastMaxBatch = MaxBatchSize;
     private BenchmarkHost _host = null!;
     private IInferenceSessionLease _lease = null!;
     private ModelReference _reference = null!;
+    private ModelReference _smallReference = null!;
     private NamedTensor[][] _inputs = null!;
     private List<double> _latencies = null!;
 
@@ -41,9 +45,18 @@ public class DynamicBatchingBenchmarks
             o.Batching.MaxQueueDelay = TimeSpan.FromMilliseconds(2);
             o.Batching.MaxConcurrentBatches = 2;
             o.Batching.MaxQueueLength = 4096;
+
+            // The same model under a second name, served in batches of up to 16 rows, 2 at a time.
+            o.Models["mlp-16"] = new ModelServingOptions
+            {
+                Batching = new BatchingOptions { MaxBatchSize = SmallBatchSize, MaxQueueDelay = TimeSpan.FromMilliseconds(2), MaxConcurrentBatches = 2, MaxQueueLength = 4096 },
+            };
         });
         _host.RegisterAsync("mlp", BenchmarkModels.QuickStartMlp(), "production").GetAwaiter().GetResult();
+        _host.RegisterAsync("mlp-16", BenchmarkModels.QuickStartMlp(), "production").GetAwaiter().GetResult();
         _reference = ModelReference.Parse("mlp@production");
+        _smallReference = ModelReference.Parse("mlp-16@production");
+        _host.Pool.RunAsync(_smallReference, [new NamedTensor("input", Tensor.Create<float>(new float[784], 1, 1, 28, 28))]).GetAwaiter().GetResult();
         _lease = _host.Pool.AcquireAsync(_reference).AsTask().GetAwaiter().GetResult();
         float[] pixels = BenchmarkModels.Pixels(256, 3);
         _inputs = [.. Enumerable.Range(0, 256).Select(i => new[] { new NamedTensor("input", Tensor.Create<float>(pixels.AsMemory(i * 784, 784), 1, 1, 28, 28)) })];
@@ -55,7 +68,7 @@ public class DynamicBatchingBenchmarks
     {
         string meanBatch = _batchRows == 0 ? "n/a" : (_batchRows / (double)_latencies.Count).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
         long answered = _batchSizes.Sum();
-        string full = answered == 0 ? "n/a" : (100.0 * _batchSizes[^1] / answered).ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
+        string full = answered == 0 ? "n/a" : (100.0 * _batchSizes[_lastMaxBatch] / answered).ToString("F0", System.Globalization.CultureInfo.InvariantCulture);
         BenchmarkModels.WriteLatencies(nameof(DynamicBatchingBenchmarks), _lastMethod, $"Callers={Callers};meanBatch={meanBatch};inFullBatches={full}%", _latencies);
         _lease.Dispose();
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
@@ -80,11 +93,24 @@ public class DynamicBatchingBenchmarks
     public Task PoolWithBatching()
     {
         _lastMethod = "pool with dynamic batching";
+        return RunBatchedAsync(_reference, MaxBatchSize);
+    }
+
+    [Benchmark(Description = "pool with dynamic batching, batches of <= 16")]
+    public Task PoolWithSmallBatches()
+    {
+        _lastMethod = "pool with dynamic batching, batches of <= 16";
+        return RunBatchedAsync(_smallReference, SmallBatchSize);
+    }
+
+    private Task RunBatchedAsync(ModelReference reference, int maxBatch)
+    {
+        _lastMaxBatch = maxBatch;
         return RunCallersAsync(async i =>
         {
-            InferenceResult result = await _host.Pool.RunAsync(_reference, _inputs[i % _inputs.Length]).ConfigureAwait(false);
+            InferenceResult result = await _host.Pool.RunAsync(reference, _inputs[i % _inputs.Length]).ConfigureAwait(false);
             Interlocked.Add(ref _batchRows, result.BatchSize);
-            Interlocked.Increment(ref _batchSizes[Math.Min(result.BatchSize, MaxBatchSize)]);
+            Interlocked.Increment(ref _batchSizes[Math.Min(result.BatchSize, maxBatch)]);
         });
     }
 

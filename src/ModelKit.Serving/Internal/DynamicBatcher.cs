@@ -426,6 +426,13 @@ internal sealed class DynamicBatcher
                 _running++;
             }
 
+            if (_queued == 0 && _delayTimerDue != long.MaxValue)
+            {
+                // Nothing waits any more: the delay timer would only wake a thread-pool thread for nothing.
+                _delayTimer?.Change(System.Threading.Timeout.InfiniteTimeSpan, System.Threading.Timeout.InfiniteTimeSpan);
+                _delayTimerDue = long.MaxValue;
+            }
+
             return batch;
         }
     }

@@ -329,8 +329,11 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     private NamedTensor[] RunValidated(Tensor[] ordered)
     {
         int inputCount = _inputs.Length;
-        var inputValues = new OrtValue[inputCount];
-        MemoryHandle[] pins = ArrayPool<MemoryHandle>.Shared.Rent(inputCount);
+
+        // The slot also holds the arrays of input values and pins, so a run allocates none of its own.
+        OutputSlot slot = RentSlot();
+        OrtValue[] inputValues = slot.InputValues;
+        MemoryHandle[] pins = slot.Pins;
         int created = 0;
         try
         {
@@ -345,7 +348,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
             {
                 try
                 {
-                    return RunIntoPreallocated(inputValues, ordered[0].Shape[0]);
+                    return RunIntoPreallocated(slot, inputValues, ordered[0].Shape[0]);
                 }
                 catch (OnnxRuntimeException)
                 {
@@ -372,38 +375,32 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
             for (int k = 0; k < created; k++)
             {
                 inputValues[k].Dispose();
+                inputValues[k] = null!;
                 pins[k].Dispose();
+                pins[k] = default;
             }
 
-            ArrayPool<MemoryHandle>.Shared.Return(pins, clearArray: true);
+            ReturnSlot(slot);
         }
     }
 
     /// <summary>
-    /// Runs into output buffers preallocated for this session (pinned, bound as <see cref="OrtValue"/>s that are reused
+    /// Runs into the output buffers of <paramref name="slot"/> (pinned, bound as <see cref="OrtValue"/>s that are reused
     /// while the batch size stays the same) and copies each output into a new array the caller owns: one copy of the
     /// result instead of creating and releasing a native output value around a new array on every call.
     /// </summary>
-    private NamedTensor[] RunIntoPreallocated(OrtValue[] inputValues, long batch)
+    private NamedTensor[] RunIntoPreallocated(OutputSlot slot, OrtValue[] inputValues, long batch)
     {
-        OutputSlot slot = RentSlot();
-        try
+        OrtValue[] outputValues = slot.Bind(batch);
+        _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
+        var results = new NamedTensor[_outputs.Length];
+        for (int k = 0; k < results.Length; k++)
         {
-            OrtValue[] outputValues = slot.Bind(batch);
-            _session.Run(_runOptions, _inputNames, inputValues, _outputNames, outputValues);
-            var results = new NamedTensor[_outputs.Length];
-            for (int k = 0; k < results.Length; k++)
-            {
-                TensorSpec spec = _outputs[k];
-                results[k] = new NamedTensor(spec.Name, OrtTensors.Copy(spec.ElementType, OutputShape(k, batch), slot.Bytes(k)));
-            }
+            TensorSpec spec = _outputs[k];
+            results[k] = new NamedTensor(spec.Name, OrtTensors.Copy(spec.ElementType, OutputShape(k, batch), slot.Bytes(k)));
+        }
 
-            return results;
-        }
-        finally
-        {
-            ReturnSlot(slot);
-        }
+        return results;
     }
 
     private OutputSlot RentSlot()
@@ -417,7 +414,7 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
             }
         }
 
-        return new OutputSlot(_outputs, _outputDims);
+        return new OutputSlot(_inputs.Length, _outputs, _outputDims);
     }
 
     private void ReturnSlot(OutputSlot slot)
@@ -562,11 +559,17 @@ internal sealed class OnnxRuntimeInferenceSession : IInferenceSession
     }
 
     /// <summary>
-    /// Pinned output buffers of one run at a time, with the <see cref="OrtValue"/>s bound to them for the last batch size.
-    /// A run rents a slot exclusively; buffers grow to the largest batch seen.
+    /// Pinned output buffers of one run at a time, with the <see cref="OrtValue"/>s bound to them for the last batch size,
+    /// and that run's arrays of input values and pins. A run rents a slot exclusively; buffers grow to the largest batch seen.
     /// </summary>
-    private sealed class OutputSlot(TensorSpec[] outputs, long[][] dims) : IDisposable
+    private sealed class OutputSlot(int inputCount, TensorSpec[] outputs, long[][] dims) : IDisposable
     {
+        /// <summary>Gets the array of input values of the run that holds the slot (filled and cleared by that run).</summary>
+        public OrtValue[] InputValues { get; } = new OrtValue[inputCount];
+
+        /// <summary>Gets the pins of the inputs of the run that holds the slot (filled and cleared by that run).</summary>
+        public MemoryHandle[] Pins { get; } = new MemoryHandle[inputCount];
+
         private readonly byte[]?[] _buffers = new byte[]?[outputs.Length];
         private readonly int[] _lengths = new int[outputs.Length];
         private readonly OrtValue[] _values = new OrtValue[outputs.Length];
