@@ -12,8 +12,11 @@ namespace ModelKit.Benchmarks;
 /// the one session the pool loaded, with one intra-op thread per run (one run per core on this 2-core machine; more
 /// threads per run would only spin against the other run). Batching settings: 2 batches at a time (one per core), max
 /// batch 32 (with 64 callers, two batches of 32 are all the requests in flight: one batch runs while the other's
-/// callers are answered and send their next request), 2 ms max delay. Per-request latencies (p50, p90, p99, max, in
-/// microseconds) and the mean batch are appended to BenchmarkDotNet.Artifacts/results/latency.csv.
+/// callers are answered and send their next request), 2 ms max delay. A second model (the same bytes, registered as
+/// <c>mlp-16</c>, its own session with the same runtime settings) batches at most 16 rows, so four groups of callers
+/// rotate through the two slots: it shows whether the per-row engine cost or the per-request work around it limits.
+/// Per-request latencies (p50, p90, p99, max, in microseconds) and the mean batch are appended to
+/// BenchmarkDotNet.Artifacts/results/latency.csv; <see cref="MemoryDiagnoserAttribute"/> reports allocations and GCs.
 /// </summary>
 [MemoryDiagnoser]
 [SimpleJob(warmupCount: 3, iterationCount: 20)]
