@@ -26,6 +26,7 @@ public class DynamicBatchingBenchmarks
     private const int Requests = 2048;
     private const int MaxBatchSize = 32;
     private const int SmallBatchSize = 16;
+    private static readonly Task<int> NotBatched = Task.FromResult(0);
     private readonly long[] _batchSizes = new long[MaxBatchSize + 1];
     private int _lastMaxBatch = MaxBatchSize;
     private BenchmarkHost _host = null!;
@@ -88,7 +89,7 @@ public class DynamicBatchingBenchmarks
         return RunCallersAsync(i =>
         {
             session.Run(_inputs[i % _inputs.Length]);
-            return Task.CompletedTask;
+            return NotBatched;
         });
     }
 
@@ -109,38 +110,46 @@ public class DynamicBatchingBenchmarks
     private Task RunBatchedAsync(ModelReference reference, int maxBatch)
     {
         _lastMaxBatch = maxBatch;
-        return RunCallersAsync(async i =>
-        {
-            InferenceResult result = await _host.Pool.RunAsync(reference, _inputs[i % _inputs.Length]).ConfigureAwait(false);
-            Interlocked.Add(ref _batchRows, result.BatchSize);
-            Interlocked.Increment(ref _batchSizes[Math.Min(result.BatchSize, maxBatch)]);
-        });
+        return RunCallersAsync(async i => (await _host.Pool.RunAsync(reference, _inputs[i % _inputs.Length]).ConfigureAwait(false)).BatchSize);
     }
 
-    private async Task RunCallersAsync(Func<int, Task> request)
+    /// <summary>
+    /// Runs the callers; each keeps its latencies and batch sizes in arrays of its own (no shared counter that the two
+    /// cores would contend for in one path and not in the other), merged when all are done.
+    /// </summary>
+    private async Task RunCallersAsync(Func<int, Task<int>> request)
     {
         int perCaller = Requests / Callers;
-        var tasks = new Task<double[]>[Callers];
+        var tasks = new Task<(double[] Latencies, int[] BatchSizes)>[Callers];
         for (int c = 0; c < Callers; c++)
         {
             int caller = c;
             tasks[c] = Task.Run(async () =>
             {
                 var own = new double[perCaller];
+                var sizes = new int[perCaller];
                 for (int r = 0; r < perCaller; r++)
                 {
                     long start = Stopwatch.GetTimestamp();
-                    await request(caller * perCaller + r).ConfigureAwait(false);
+                    sizes[r] = await request(caller * perCaller + r).ConfigureAwait(false);
                     own[r] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
                 }
 
-                return own;
+                return (own, sizes);
             });
         }
 
-        foreach (double[] own in await Task.WhenAll(tasks).ConfigureAwait(false))
+        foreach ((double[] own, int[] sizes) in await Task.WhenAll(tasks).ConfigureAwait(false))
         {
             _latencies.AddRange(own);
+            foreach (int size in sizes)
+            {
+                if (size > 0)
+                {
+                    _batchRows += size;
+                    _batchSizes[Math.Min(size, _lastMaxBatch)]++;
+                }
+            }
         }
     }
 }
