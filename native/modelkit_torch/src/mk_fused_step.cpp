@@ -1,0 +1,235 @@
+// The fused training step (see mk_fused_step.h).
+#include "mk_fused_step.h"
+
+#include <ATen/Functions.h>
+#include <torch/csrc/autograd/grad_mode.h>
+#include <torch/nn/modules/linear.h>
+
+#include "mk_network_impl.h"
+
+namespace mk {
+
+namespace {
+
+constexpr int64_t kMeanReduction = 1;  // at::Reduction::Mean
+constexpr int64_t kIgnoreIndex = -100;  // cross_entropy's default, as the autograd path passes it
+
+bool supported_kind(int32_t kind) {
+    return kind == MK_LAYER_LINEAR || kind == MK_LAYER_RELU || kind == MK_LAYER_DROPOUT || kind == MK_LAYER_FLATTEN;
+}
+
+// Walks the layers over the input's shape; true when every Linear gets a 2-D input of its in_features and the network
+// ends in 2-D logits (the cases where the autograd path's kernels are addmm / mm on matrices).
+bool shapes_fit(const mk_network& network, const at::Tensor& input) {
+    int64_t dims = input.dim();
+    int64_t features = dims >= 2 ? input.size(1) : -1;
+    if (dims >= 2) {
+        for (int64_t d = 2; d < dims; ++d) features *= input.size(d);
+    }
+    bool flat = dims == 2;
+    for (const Layer& layer : network.layers) {
+        switch (layer.kind) {
+            case MK_LAYER_FLATTEN:
+                if (dims < 2) return false;
+                dims = 2;
+                flat = true;
+                break;
+            case MK_LAYER_LINEAR:
+                if (!flat || features != layer.ints[0]) return false;
+                features = layer.ints[1];
+                break;
+            default:
+                break;
+        }
+    }
+    return flat && dims == 2;
+}
+
+at::Tensor rows(const at::Tensor& buffer, int64_t n) { return buffer.narrow(0, 0, n); }
+
+}  // namespace
+
+bool fused_step_supported(const mk_network& network) {
+    bool any_linear = false;
+    for (const Layer& layer : network.layers) {
+        if (!supported_kind(layer.kind)) return false;
+        any_linear = any_linear || layer.kind == MK_LAYER_LINEAR;
+    }
+    return any_linear && network.layers.back().kind == MK_LAYER_LINEAR;
+}
+
+int64_t fused_step_classes(const mk_network& network) { return network.layers.back().ints[1]; }
+
+bool fused_step_fits(const mk_network& network, const at::Tensor& input) { return shapes_fit(network, input); }
+
+void fused_forward_backward(mk_network& network, const at::Tensor& input, const int64_t* labels, double loss_scale,
+                            bool zero_grad, float* out_loss) {
+    torch::NoGradGuard no_grad;
+    const int64_t n = input.size(0);
+    const size_t count = network.layers.size();
+    if (!network.fused) {
+        network.fused = std::make_shared<FusedStep>();
+    }
+    FusedStep& s = *network.fused;
+    const auto options = at::TensorOptions().dtype(at::kFloat);
+    if (s.capacity < n) {
+        // (Re)allocate every per-row buffer for n rows; smaller batches later use the first rows (contiguous views).
+        s.outputs.assign(count, at::Tensor());
+        s.masks.assign(count, at::Tensor());
+        s.gradients.assign(count, at::Tensor());
+        int64_t features = 0;
+        for (size_t i = 0; i < count; ++i) {
+            const Layer& layer = network.layers[i];
+            if (layer.kind == MK_LAYER_LINEAR) {
+                features = layer.ints[1];
+                s.outputs[i] = at::empty({n, features}, options);
+                s.gradients[i] = at::empty({n, layer.ints[0]}, options);
+            } else if (layer.kind == MK_LAYER_RELU && features > 0) {
+                s.outputs[i] = at::empty({n, features}, options);
+                s.gradients[i] = at::empty({n, features}, options);
+            } else if (layer.kind == MK_LAYER_DROPOUT && features > 0) {
+                s.outputs[i] = at::empty({n, features}, options);
+                s.masks[i] = at::empty({n, features}, options);
+                s.gradients[i] = at::empty({n, features}, options);
+            }
+        }
+        const int64_t classes = fused_step_classes(network);
+        s.log_probabilities = at::empty({n, classes}, options);
+        s.loss_gradient = at::empty({n, classes}, options);
+        s.logits_gradient = at::empty({n, classes}, options);
+        s.loss = at::empty({}, options);
+        s.total_weight = at::empty({}, options);
+        s.grad_output = at::empty({}, options);
+        s.capacity = n;
+    }
+
+    // Forward. Layers before the first Linear see the input itself (no gradient needed there): ReLU and Dropout on the
+    // raw input get their own [n, features] buffers lazily sized from the input.
+    std::vector<at::Tensor> inputs(count);  // the input of each layer (views; kept for the backward)
+    at::Tensor x = input;
+    bool seen_linear = false;
+    for (size_t i = 0; i < count; ++i) {
+        const Layer& layer = network.layers[i];
+        inputs[i] = x;
+        switch (layer.kind) {
+            case MK_LAYER_FLATTEN:
+                x = x.flatten(1);
+                break;
+            case MK_LAYER_LINEAR: {
+                at::Tensor out = rows(s.outputs[i], n);
+                const at::Tensor& weight = layer.linear->weight;
+                if (layer.linear->bias.defined()) {
+                    at::addmm_out(out, layer.linear->bias, x, weight.t());  // what F::linear runs for 2-D input
+                } else {
+                    at::mm_out(out, x, weight.t());
+                }
+                x = out;
+                seen_linear = true;
+                break;
+            }
+            case MK_LAYER_RELU: {
+                at::Tensor out = seen_linear ? rows(s.outputs[i], n) : at::empty_like(x);
+                at::clamp_min_out(out, x, 0);  // at::relu's kernel
+                x = out;
+                break;
+            }
+            case MK_LAYER_DROPOUT: {
+                const double p = layer.reals[0];
+                if (p > 0.0) {
+                    // The same draws as the autograd path (mk_network::run_layer): one Bernoulli per element, in order,
+                    // from the network's generator, then the mask scaled in place and multiplied in.
+                    at::Tensor keep = seen_linear ? rows(s.masks[i], n) : at::empty_like(x);
+                    keep.bernoulli_(1.0 - p, network.dropout_generator);
+                    keep.mul_(1.0 / (1.0 - p));
+                    at::Tensor out = seen_linear ? rows(s.outputs[i], n) : at::empty_like(x);
+                    at::mul_out(out, x, keep);
+                    x = out;
+                }
+                break;
+            }
+            default:
+                break;
+        }
+    }
+
+    // Loss: cross_entropy = nll_loss(log_softmax(logits)), mean over the batch.
+    const at::Tensor targets = at::from_blob(const_cast<int64_t*>(labels), {n}, at::TensorOptions().dtype(at::kLong));
+    at::Tensor log_probabilities = rows(s.log_probabilities, n);
+    at::_log_softmax_out(log_probabilities, x, 1, false);
+    at::nll_loss_forward_out(s.loss, s.total_weight, log_probabilities, targets, {}, kMeanReduction, kIgnoreIndex);
+    *out_loss = s.loss.data_ptr<float>()[0];
+
+    // Backward: d(loss * scale)/d(logits), then the layers in reverse; the same kernels autograd's nodes call.
+    s.grad_output.fill_(loss_scale);
+    at::Tensor g = rows(s.loss_gradient, n);
+    at::nll_loss_backward_out(g, s.grad_output, log_probabilities, targets, {}, kMeanReduction, kIgnoreIndex, s.total_weight);
+    at::Tensor logits_gradient = rows(s.logits_gradient, n);
+    at::_log_softmax_backward_data_out(logits_gradient, g, log_probabilities, 1, at::kFloat);
+    g = logits_gradient;
+
+    // The first layer whose input needs a gradient is the one after the first Linear; nothing earlier has parameters.
+    size_t first_linear = count;
+    for (size_t i = 0; i < count; ++i) {
+        if (network.layers[i].kind == MK_LAYER_LINEAR) {
+            first_linear = i;
+            break;
+        }
+    }
+    for (size_t j = count; j-- > first_linear;) {
+        const Layer& layer = network.layers[j];
+        const at::Tensor& in = inputs[j];
+        switch (layer.kind) {
+            case MK_LAYER_FLATTEN:
+                g = g.view(in.sizes());
+                break;
+            case MK_LAYER_LINEAR: {
+                at::Tensor& weight = layer.linear->weight;
+                // dW = g^T x and db = sum of g over the batch, written into .grad (autograd's AccumulateGrad adds into the
+                // zeroed .grad; writing directly gives the same values).
+                at::Tensor& weight_grad = weight.mutable_grad();
+                if (!weight_grad.defined()) {
+                    weight_grad = at::zeros_like(weight);
+                }
+                if (zero_grad) {
+                    at::mm_out(weight_grad, g.t(), in);
+                } else {
+                    weight_grad.add_(at::mm(g.t(), in));
+                }
+                if (layer.linear->bias.defined()) {
+                    at::Tensor& bias_grad = layer.linear->bias.mutable_grad();
+                    if (!bias_grad.defined()) {
+                        bias_grad = at::zeros_like(layer.linear->bias);
+                    }
+                    if (zero_grad) {
+                        at::sum_out(bias_grad, g, at::IntArrayRef{0});
+                    } else {
+                        bias_grad.add_(g.sum(0));
+                    }
+                }
+                if (j > first_linear) {
+                    at::Tensor dx = rows(s.gradients[j], n);
+                    at::mm_out(dx, g, weight);
+                    g = dx;
+                }
+                break;
+            }
+            case MK_LAYER_RELU: {
+                at::Tensor dx = rows(s.gradients[j], n);
+                at::threshold_backward_out(dx, g, rows(s.outputs[j], n), 0);
+                g = dx;
+                break;
+            }
+            case MK_LAYER_DROPOUT:
+                if (layer.reals[0] > 0.0) {
+                    at::Tensor dx = rows(s.gradients[j], n);
+                    at::mul_out(dx, g, rows(s.masks[j], n));
+                    g = dx;
+                }
+                break;
+            default:
+                break;
+        }
+    }
+}
+
+}  // namespace mk
