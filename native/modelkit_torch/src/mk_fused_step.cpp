@@ -1,11 +1,18 @@
 // The fused training step (see mk_fused_step.h).
 #include "mk_fused_step.h"
 
+#include <string>
+
 #include <ATen/Functions.h>
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/nn/modules/linear.h>
 
 #include "mk_network_impl.h"
+
+// oneDNN 2.x's C API (libdnnl.so.2, which libtorch itself links; Debian packages no dnnl.h): row-major single-precision
+// GEMM C = alpha * op(A) * op(B) + beta * C; returns dnnl_success (0) on success.
+extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
 namespace mk {
 
@@ -35,7 +42,10 @@ bool shapes_fit(const mk_network& network, const at::Tensor& input) {
                 flat = true;
                 break;
             case MK_LAYER_LINEAR:
-                if (!flat || features != layer.ints[0]) return false;
+                if (!flat || features != layer.ints[0] || !layer.linear->weight.is_contiguous() ||
+                    (layer.linear->bias.defined() && !layer.linear->bias.is_contiguous())) {
+                    return false;
+                }
                 features = layer.ints[1];
                 break;
             default:
@@ -46,6 +56,18 @@ bool shapes_fit(const mk_network& network, const at::Tensor& input) {
 }
 
 at::Tensor rows(const at::Tensor& buffer, int64_t n) { return buffer.narrow(0, 0, n); }
+
+// c[m, n] = op(a) op(b) + beta * c for contiguous row-major float32 matrices, with oneDNN's sgemm. Why not at::mm: libtorch
+// runs fp32 GEMMs in OpenBLAS, whose own pthread pool then shares the cores with libtorch's OpenMP team (each spinning while
+// the other works), and whose small-GEMM path costs 50-90 us where oneDNN's takes 15-20 us (mk_train_bench gemm). oneDNN
+// threads with the same OpenMP runtime (libgomp) and team size as libtorch: one pool for the whole step.
+void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const at::Tensor& a, const at::Tensor& b, float beta, const at::Tensor& c) {
+    const int status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a.data_ptr<float>(), ta == 'N' ? k : m, b.data_ptr<float>(),
+                                  tb == 'N' ? n : k, beta, c.data_ptr<float>(), n);
+    require(status == 0, MK_E_TORCH, "oneDNN's dnnl_sgemm failed with status " + std::to_string(status) + " for a " +
+                                         std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
+                                         std::to_string(n) + " product");
+}
 
 }  // namespace
 
@@ -118,11 +140,12 @@ void fused_forward_backward(mk_network& network, const at::Tensor& input, const 
             case MK_LAYER_LINEAR: {
                 at::Tensor out = rows(s.outputs[i], n);
                 const at::Tensor& weight = layer.linear->weight;
+                // out = x W^T (+ b): the bias rows first, then the GEMM adds onto them (what addmm computes).
+                const at::Tensor xc = x.contiguous();
                 if (layer.linear->bias.defined()) {
-                    at::addmm_out(out, layer.linear->bias, x, weight.t());  // what F::linear runs for 2-D input
-                } else {
-                    at::mm_out(out, x, weight.t());
+                    out.copy_(layer.linear->bias.expand_as(out));
                 }
+                sgemm('N', 'T', n, layer.ints[1], layer.ints[0], xc, weight, layer.linear->bias.defined() ? 1.0f : 0.0f, out);
                 x = out;
                 seen_linear = true;
                 break;
@@ -190,11 +213,11 @@ void fused_forward_backward(mk_network& network, const at::Tensor& input, const 
                 if (!weight_grad.defined()) {
                     weight_grad = at::zeros_like(weight);
                 }
-                if (zero_grad) {
-                    at::mm_out(weight_grad, g.t(), in);
-                } else {
-                    weight_grad.add_(at::mm(g.t(), in));
+                const at::Tensor in2 = in.dim() == 2 ? in.contiguous() : in.flatten(1).contiguous();
+                if (!weight_grad.is_contiguous()) {
+                    weight_grad = weight_grad.contiguous();
                 }
+                sgemm('T', 'N', layer.ints[1], layer.ints[0], n, g, in2, zero_grad ? 0.0f : 1.0f, weight_grad);
                 if (layer.linear->bias.defined()) {
                     at::Tensor& bias_grad = layer.linear->bias.mutable_grad();
                     if (!bias_grad.defined()) {
@@ -208,7 +231,7 @@ void fused_forward_backward(mk_network& network, const at::Tensor& input, const 
                 }
                 if (j > first_linear) {
                     at::Tensor dx = rows(s.gradients[j], n);
-                    at::mm_out(dx, g, weight);
+                    sgemm('N', 'N', n, layer.ints[0], layer.ints[1], g, weight, 0.0f, dx);
                     g = dx;
                 }
                 break;
