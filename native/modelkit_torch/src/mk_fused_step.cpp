@@ -152,7 +152,18 @@ void fused_forward_backward(mk_network& network, const at::Tensor& input, const 
             }
             case MK_LAYER_RELU: {
                 at::Tensor out = seen_linear ? rows(s.outputs[i], n) : at::empty_like(x);
-                at::clamp_min_out(out, x, 0);  // at::relu's kernel
+                if (seen_linear) {
+                    // at::relu's clamp_min(x, 0) in one serial pass (NaN propagates, -0 stays -0, as its kernel does):
+                    // a 2-thread parallel region for 65k floats costs more in hand-offs than the pass itself.
+                    const float* src = x.data_ptr<float>();
+                    float* dst = out.data_ptr<float>();
+                    for (int64_t k = 0, m = out.numel(); k < m; ++k) {
+                        const float v = src[k];
+                        dst[k] = (v != v || !(v < 0.0f)) ? v : 0.0f;
+                    }
+                } else {
+                    at::clamp_min_out(out, x, 0);  // at::relu's kernel
+                }
                 x = out;
                 break;
             }
@@ -163,9 +174,22 @@ void fused_forward_backward(mk_network& network, const at::Tensor& input, const 
                     // from the network's generator, then the mask scaled in place and multiplied in.
                     at::Tensor keep = seen_linear ? rows(s.masks[i], n) : at::empty_like(x);
                     keep.bernoulli_(1.0 - p, network.dropout_generator);
-                    keep.mul_(1.0 / (1.0 - p));
                     at::Tensor out = seen_linear ? rows(s.outputs[i], n) : at::empty_like(x);
-                    at::mul_out(out, x, keep);
+                    if (seen_linear) {
+                        // keep.mul_(scale) then x * keep, in one serial pass (float scale, as ATen applies a double
+                        // scalar to a float tensor).
+                        const float scale = static_cast<float>(1.0 / (1.0 - p));
+                        const float* src = x.data_ptr<float>();
+                        float* mask = keep.data_ptr<float>();
+                        float* dst = out.data_ptr<float>();
+                        for (int64_t k = 0, m = out.numel(); k < m; ++k) {
+                            mask[k] = mask[k] * scale;
+                            dst[k] = src[k] * mask[k];
+                        }
+                    } else {
+                        keep.mul_(1.0 / (1.0 - p));
+                        at::mul_out(out, x, keep);
+                    }
                     x = out;
                 }
                 break;
@@ -237,15 +261,27 @@ void fused_forward_backward(mk_network& network, const at::Tensor& input, const 
                 break;
             }
             case MK_LAYER_RELU: {
+                // threshold_backward(g, relu output, 0): g where the output is > 0, else 0; one serial pass.
                 at::Tensor dx = rows(s.gradients[j], n);
-                at::threshold_backward_out(dx, g, rows(s.outputs[j], n), 0);
+                const float* grad = g.data_ptr<float>();
+                const float* output = rows(s.outputs[j], n).data_ptr<float>();
+                float* dst = dx.data_ptr<float>();
+                for (int64_t k = 0, m = dx.numel(); k < m; ++k) {
+                    dst[k] = output[k] <= 0.0f ? 0.0f : grad[k];
+                }
                 g = dx;
                 break;
             }
             case MK_LAYER_DROPOUT:
                 if (layer.reals[0] > 0.0) {
+                    // g * scaled mask (the backward of x * mask), one serial pass.
                     at::Tensor dx = rows(s.gradients[j], n);
-                    at::mul_out(dx, g, rows(s.masks[j], n));
+                    const float* grad = g.data_ptr<float>();
+                    const float* mask = rows(s.masks[j], n).data_ptr<float>();
+                    float* dst = dx.data_ptr<float>();
+                    for (int64_t k = 0, m = dx.numel(); k < m; ++k) {
+                        dst[k] = grad[k] * mask[k];
+                    }
                     g = dx;
                 }
                 break;
