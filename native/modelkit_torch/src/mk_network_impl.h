@@ -45,9 +45,6 @@ int64_t checked_numel(const int64_t* shape, int64_t rank, const char* what);
 // The distributed gradient reducer attached to a network (defined in mk_distributed.cpp).
 struct Reducer;
 
-// The fused training step's buffers (defined in mk_fused_step.h).
-struct FusedStep;
-
 }  // namespace mk
 
 struct mk_network {
@@ -59,7 +56,6 @@ struct mk_network {
     std::vector<std::string> buffer_names;
     std::vector<at::Tensor> buffers;  // float32 buffers only
     std::shared_ptr<mk::Reducer> reducer;
-    std::shared_ptr<mk::FusedStep> fused;  // created by the first fused training step (mk_fused_step.cpp)
 
     // Runs the layers in order. In training mode dropout draws its masks from dropout_generator.
     at::Tensor forward(const at::Tensor& input, bool training);

@@ -16,7 +16,6 @@
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
 #include "mk_fused_adam.h"
-#include "mk_fused_step.h"
 #include "mk_network_impl.h"
 #include "mk_distributed_impl.h"
 #include "mk_runtime_impl.h"
@@ -175,18 +174,6 @@ MK_API int mk_optimizer_create(mk_network* network, const mk_optimizer_args* arg
 
 namespace {
 
-// Checks cross-entropy's int64 labels against a batch of `batch` samples and `classes` output classes.
-void check_labels(int64_t batch, int64_t classes, const int64_t* labels, int64_t target_count) {
-    mk::require(target_count == batch, MK_E_INVALID_ARGUMENT,
-                "the batch has " + std::to_string(batch) + " samples but " + std::to_string(target_count) +
-                    " labels were given; pass one int64 label per sample");
-    for (int64_t i = 0; i < target_count; ++i) {
-        mk::require(labels[i] >= 0 && labels[i] < classes, MK_E_INVALID_ARGUMENT,
-                    "label " + std::to_string(labels[i]) + " at position " + std::to_string(i) + " is outside [0, " +
-                        std::to_string(classes) + "): the network has " + std::to_string(classes) + " output classes");
-    }
-}
-
 at::Tensor compute_loss(const mk_step_args& args, const at::Tensor& output, const void* targets, int64_t target_count) {
     mk::require_not_null(targets, "targets");
     if (args.loss_kind == MK_LOSS_CROSS_ENTROPY) {
@@ -195,8 +182,15 @@ at::Tensor compute_loss(const mk_step_args& args, const at::Tensor& output, cons
                         mk::format_shape(output.sizes().data(), output.dim()) + "; end the network with a Linear layer");
         const int64_t batch = output.size(0);
         const int64_t classes = output.size(1);
+        mk::require(target_count == batch, MK_E_INVALID_ARGUMENT,
+                    "the batch has " + std::to_string(batch) + " samples but " + std::to_string(target_count) +
+                        " labels were given; pass one int64 label per sample");
         const auto* labels = static_cast<const int64_t*>(targets);
-        check_labels(batch, classes, labels, target_count);
+        for (int64_t i = 0; i < target_count; ++i) {
+            mk::require(labels[i] >= 0 && labels[i] < classes, MK_E_INVALID_ARGUMENT,
+                        "label " + std::to_string(labels[i]) + " at position " + std::to_string(i) + " is outside [0, " +
+                            std::to_string(classes) + "): the network has " + std::to_string(classes) + " output classes");
+        }
         mk::require(std::isfinite(args.label_smoothing) && args.label_smoothing >= 0.0 && args.label_smoothing < 1.0,
                     MK_E_INVALID_ARGUMENT, "label smoothing must be in [0, 1), got " + std::to_string(args.label_smoothing));
         at::Tensor weight;
@@ -243,23 +237,6 @@ MK_API int mk_network_train_step_ex(mk_network* network, mk_optimizer* optimizer
 
         mk::apply_num_threads();
         network->sequential->train();
-        // Single-process cross-entropy training of Linear/ReLU/Dropout/Flatten stacks skips autograd (mk_fused_step.h).
-        const bool fused = group == nullptr && args->loss_kind == MK_LOSS_CROSS_ENTROPY && args->label_smoothing == 0.0 &&
-                           args->class_weights == nullptr && mk::fused_step_supported(*network) &&
-                           mk::fused_step_fits(*network, input);
-        if (fused) {
-            mk::require_not_null(targets, "targets");
-            const auto* labels = static_cast<const int64_t*>(targets);
-            check_labels(input.size(0), mk::fused_step_classes(*network), labels, target_count);
-            mk::fused_forward_backward(*network, input, labels, args->loss_scale, args->zero_grad != 0, out_loss);
-            if (args->step != 0) {
-                if (args->max_grad_norm > 0.0) {
-                    args->out_grad_norm = torch::nn::utils::clip_grad_norm_(network->parameters, args->max_grad_norm);
-                }
-                optimizer->optimizer->step();
-            }
-            return MK_OK;
-        }
         if (args->zero_grad != 0) {
             optimizer->optimizer->zero_grad();
         }

@@ -163,8 +163,6 @@ public sealed class LayerForwardAndGradientTests
         { "conv1d+sigmoid", [new Conv1dLayer(2, 2, 3), new SigmoidLayer(), new FlattenLayer(), new LinearLayer(6, 3)], [-1, 2, 5] },
         { "residual+leaky relu", [new LinearLayer(3, 4), new ResidualBlock([new LinearLayer(4, 4), new LeakyReluLayer(0.2)]), new LinearLayer(4, 3)], [-1, 3] },
         { "log softmax", [new LinearLayer(3, 5), new LogSoftmaxLayer(), new LinearLayer(5, 3)], [-1, 3] },
-        // Linear/ReLU/Flatten stacks train through the shim's fused step (mk_fused_step.cpp), not autograd.
-        { "fused step: flatten+linear+relu, no bias", [new FlattenLayer(), new LinearLayer(6, 4), new ReluLayer(), new LinearLayer(4, 4, Bias: false), new ReluLayer(), new LinearLayer(4, 3)], [-1, 2, 3] },
     };
 
     [Theory]
