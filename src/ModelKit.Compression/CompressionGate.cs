@@ -199,22 +199,27 @@ public sealed class CompressionGate : ICompressionGate, IDisposable
     {
         var checks = new List<GateCheck>(4);
         double drop = parent.Metric - candidate.Metric;
-        checks.Add(Make("metric drop", drop, t.MaxMetricDrop, drop <= t.MaxMetricDrop + 1e-12,
-            $"metric {parent.Metric:F4} → {candidate.Metric:F4}, drop {drop * 100:F2} pp ≤ {t.MaxMetricDrop * 100:F2} pp"));
+        bool dropPassed = drop <= t.MaxMetricDrop + 1e-12;
+        checks.Add(Make("metric drop", drop, t.MaxMetricDrop, dropPassed,
+            $"metric {parent.Metric:F4} → {candidate.Metric:F4}, drop {drop * 100:F2} pp {AtMost(dropPassed)} {t.MaxMetricDrop * 100:F2} pp"));
         double size = (double)candidate.SizeBytes / parent.SizeBytes;
         checks.Add(Make("size ratio", size, t.MaxSizeRatio, size <= t.MaxSizeRatio,
-            $"size {parent.SizeBytes:N0} → {candidate.SizeBytes:N0} bytes, ratio {size:F3}x ≤ {t.MaxSizeRatio:F3}x"));
+            $"size {parent.SizeBytes:N0} → {candidate.SizeBytes:N0} bytes, ratio {size:F3}x {AtMost(size <= t.MaxSizeRatio)} {t.MaxSizeRatio:F3}x"));
         double s64 = Ratio(parent.LatencyBatch64, candidate.LatencyBatch64);
         checks.Add(Make("speed-up at batch 64", s64, t.MinSpeedupBatch64, s64 >= t.MinSpeedupBatch64,
-            $"p50 at batch 64 {Micro(parent.LatencyBatch64)} → {Micro(candidate.LatencyBatch64)}, speed-up {s64:F2}x ≥ {t.MinSpeedupBatch64:F2}x"));
+            $"p50 at batch 64 {Micro(parent.LatencyBatch64)} → {Micro(candidate.LatencyBatch64)}, speed-up {s64:F3}x {AtLeast(s64 >= t.MinSpeedupBatch64)} {t.MinSpeedupBatch64:F2}x"));
         double s1 = Ratio(parent.LatencyBatch1, candidate.LatencyBatch1);
         if (t.MinSpeedupBatch1 is { } min1)
         {
             checks.Add(Make("speed-up at batch 1", s1, min1, s1 >= min1,
-                $"p50 at batch 1 {Micro(parent.LatencyBatch1)} → {Micro(candidate.LatencyBatch1)}, speed-up {s1:F2}x ≥ {min1:F2}x"));
+                $"p50 at batch 1 {Micro(parent.LatencyBatch1)} → {Micro(candidate.LatencyBatch1)}, speed-up {s1:F3}x {AtLeast(s1 >= min1)} {min1:F2}x"));
         }
 
         return checks;
+
+        // The relation printed is the one that holds, so a failed check never reads "1.50x ≥ 1.50x" after rounding.
+        static string AtMost(bool passed) => passed ? "≤" : ">";
+        static string AtLeast(bool passed) => passed ? "≥" : "<";
 
         static GateCheck Make(string name, double measured, double threshold, bool passed, string text) =>
             new(name, measured, threshold, passed, string.Create(CultureInfo.InvariantCulture, $"{text}: {(passed ? "passed" : "FAILED")}"));

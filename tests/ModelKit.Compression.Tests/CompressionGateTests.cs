@@ -110,6 +110,8 @@ public sealed class CompressionGateTests : IDisposable
         GateCheck metric = report.Checks.Single(c => c.Name == "metric drop");
         Assert.False(metric.Passed);
         Assert.True(metric.Measured > 0.003);
+        // The relation printed is the one that holds: a failed drop reads "> 0.30 pp", never "≤ 0.30 pp: FAILED".
+        Assert.Contains("pp > 0.30 pp: FAILED", metric.Description, StringComparison.Ordinal);
         Assert.Contains("not promoted: alias 'production' stays at version 1; failed: metric 1.0000 →", report.Decision, StringComparison.Ordinal);
     }
 
@@ -123,7 +125,11 @@ public sealed class CompressionGateTests : IDisposable
             parent.Reference, new CompressionRecipe([new WeightClippingStep()]), Evaluation(model, EvaluationMetric.Agreement)) { Thresholds = s_lenient });
 
         Assert.False(report.Promoted);
-        Assert.False(report.Checks.Single(c => c.Name == "size ratio").Passed);
+        GateCheck size = report.Checks.Single(c => c.Name == "size ratio");
+        Assert.False(size.Passed);
+        Assert.EndsWith("x > 0.500x: FAILED", size.Description, StringComparison.Ordinal);
+        Assert.EndsWith(": passed", report.Checks.Single(c => c.Name == "metric drop").Description, StringComparison.Ordinal);
+        Assert.Contains(" ≤ 5.00 pp: passed", report.Checks.Single(c => c.Name == "metric drop").Description, StringComparison.Ordinal);
     }
 
     [Fact]
