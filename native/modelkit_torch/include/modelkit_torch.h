@@ -249,15 +249,6 @@ MK_API int mk_optimizer_set_learning_rate(mk_optimizer* optimizer, double learni
 MK_API int mk_optimizer_free(mk_optimizer* optimizer);
 
 /**
- * One training step: train mode, zero_grad, forward, mean cross-entropy of the logits [N, C] against the
- * int64 labels (label_count must equal N, each label in [0, C)), backward, optimizer step. Writes the loss
- * (before the step) into *out_loss. The optimizer must have been created over this network.
- */
-MK_API int mk_network_train_step(mk_network* network, mk_optimizer* optimizer, const float* features,
-                                 int64_t feature_count, const int64_t* shape, int64_t rank,
-                                 const int64_t* labels, int64_t label_count, float* out_loss);
-
-/**
  * The general training step: train mode; zero_grad when args->zero_grad; forward; loss (args->loss_kind) times
  * args->loss_scale; backward. When args->step: with a process group, the gradients are averaged over the ranks by
  * all-reduces of buckets of about args->bucket_cap_bytes, launched from autograd hooks while backward still runs

@@ -95,43 +95,6 @@ MK_API int mk_optimizer_free(mk_optimizer* optimizer) {
         return MK_OK;)
 }
 
-MK_API int mk_network_train_step(mk_network* network, mk_optimizer* optimizer, const float* features,
-                                 int64_t feature_count, const int64_t* shape, int64_t rank,
-                                 const int64_t* labels, int64_t label_count, float* out_loss) {
-    MK_GUARD(
-        mk::require_not_null(network, "network");
-        mk::require_not_null(optimizer, "optimizer");
-        mk::require_not_null(out_loss, "out_loss");
-        mk::require(optimizer->network == network, MK_E_INVALID_ARGUMENT,
-                    "the optimizer was created over a different network; create one with this network's handle");
-        at::Tensor input = mk::wrap_features(features, feature_count, shape, rank);
-        const int64_t batch = shape[0];
-        mk::require(label_count == batch, MK_E_INVALID_ARGUMENT,
-                    "the batch has " + std::to_string(batch) + " samples (feature shape " + mk::format_shape(shape, rank) +
-                        ") but " + std::to_string(label_count) + " labels were given; pass one int64 label per sample");
-        mk::require_not_null(labels, "labels");
-
-        mk::apply_num_threads();
-        network->sequential->train();
-        optimizer->optimizer->zero_grad();
-        at::Tensor logits = network->forward(input, /*training=*/true);
-        mk::require(logits.dim() == 2, MK_E_INVALID_ARGUMENT,
-                    "cross-entropy needs logits of shape [N, classes] but the network produced " +
-                        mk::format_shape(logits.sizes().data(), logits.dim()) + "; end the network with a Linear layer");
-        const int64_t classes = logits.size(1);
-        for (int64_t i = 0; i < label_count; ++i) {
-            mk::require(labels[i] >= 0 && labels[i] < classes, MK_E_INVALID_ARGUMENT,
-                        "label " + std::to_string(labels[i]) + " at position " + std::to_string(i) + " is outside [0, " +
-                            std::to_string(classes) + "): the network has " + std::to_string(classes) + " output classes");
-        }
-        at::Tensor targets = torch::from_blob(const_cast<int64_t*>(labels), {label_count}, at::TensorOptions().dtype(at::kLong));
-        at::Tensor loss = at::cross_entropy_loss(logits, targets);
-        loss.backward();
-        optimizer->optimizer->step();
-        *out_loss = loss.item<float>();
-        return MK_OK;)
-}
-
 MK_API int mk_optimizer_create(mk_network* network, const mk_optimizer_args* args, mk_optimizer** out_optimizer) {
     MK_GUARD(
         mk::require_not_null(network, "network");

@@ -30,11 +30,6 @@ internal static unsafe partial class MkTraining
     [LibraryImport(TorchLibrary.Name, EntryPoint = "mk_optimizer_free")]
     internal static partial int Free(nint optimizer);
 
-    [LibraryImport(TorchLibrary.Name, EntryPoint = "mk_network_train_step")]
-    internal static partial int TrainStep(
-        NetworkSafeHandle network, OptimizerSafeHandle optimizer, float* features, long featureCount, long* shape, long rank,
-        long* labels, long labelCount, out float loss);
-
     [LibraryImport(TorchLibrary.Name, EntryPoint = "mk_network_train_step_ex")]
     internal static partial int TrainStepEx(
         NetworkSafeHandle network, OptimizerSafeHandle optimizer, nint group, StepArgs* args, float* features, long featureCount,

@@ -87,7 +87,7 @@ internal static class TorchLibrary
     /// thread-local message. Must be called on the thread that made the failing call, right after it.
     /// </summary>
     /// <param name="status">The shim's status code.</param>
-    /// <param name="operation">The shim export that returned it, for example <c>mk_network_train_step</c>.</param>
+    /// <param name="operation">The shim export that returned it, for example <c>mk_network_train_step_ex</c>.</param>
     /// <exception cref="NativeEngineException"><paramref name="status"/> is not 0.</exception>
     public static void ThrowIfFailed(int status, string operation)
     {
