@@ -65,6 +65,13 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     private readonly AlertRule[] _rules;
     private readonly double _samplingRate;
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(10);
+
+    // After this many empty polls in a row (1 s) the loop parks: it sleeps until the hook queues an observation (the
+    // first one after parking wakes it) or ParkedPollInterval passes, so an idle host's monitor does not wake 100 times a
+    // second. ParkedPollInterval bounds the delay if a wake-up is missed in the race between parking and queueing.
+    private const int EmptyPollsBeforeParking = 100;
+    private static readonly TimeSpan ParkedPollInterval = TimeSpan.FromSeconds(1);
+    private int _parked;
     private readonly System.Collections.Concurrent.ConcurrentQueue<Observed> _freeObserved = new();
     private int _freeObservedCount;
     private long _freeObservedBytes;
@@ -165,6 +172,10 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
             }
 
             item = null; // queued: the processing loop owns it now
+            if (Volatile.Read(ref _parked) != 0 && Interlocked.Exchange(ref _parked, 0) != 0)
+            {
+                Wake(); // the first observation after an idle spell; busy loops poll and are never parked
+            }
 
             if (_metrics.Observations.Enabled)
             {
@@ -379,6 +390,7 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
     {
         CancellationToken stop = _stop.Token;
         object[] batch = new object[BatchSize];
+        int emptyPolls = 0;
         try
         {
             while (true)
@@ -397,11 +409,27 @@ public sealed class ModelMonitor : IInferenceObserver, IAsyncDisposable, IDispos
                         break;
                     }
 
-                    // Observations do not wake the loop (a wake-up per request would cost the request path a thread
-                    // switch); it drains them every PollInterval. Labels, flushes and profiles wake it at once.
-                    await _wake.WaitAsync(PollInterval, stop).ConfigureAwait(false);
+                    // Observations do not wake a polling loop (a wake-up per request would cost the request path a
+                    // thread switch); it drains them every PollInterval. Labels, flushes and profiles wake it at once.
+                    if (++emptyPolls < EmptyPollsBeforeParking)
+                    {
+                        await _wake.WaitAsync(PollInterval, stop).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    Volatile.Write(ref _parked, 1);
+                    Interlocked.MemoryBarrier(); // publish the flag before looking at the queue again
+                    if (!_work.Reader.TryPeek(out _))
+                    {
+                        await _wake.WaitAsync(ParkedPollInterval, stop).ConfigureAwait(false);
+                    }
+
+                    Volatile.Write(ref _parked, 0);
+                    emptyPolls = 0;
                     continue;
                 }
+
+                emptyPolls = 0;
 
                 int i = 0;
                 while (i < count)

@@ -192,6 +192,26 @@ public sealed class ModelMonitorTests
     }
 
     [Fact]
+    public async Task OnInferenceCompleted_AfterAnIdleSpell_IsProcessedWithoutAFlush()
+    {
+        ModelVersion version = TestData.Classifier();
+        await using ModelMonitor monitor = Create();
+        Feed(monitor, version, new Random(12), 1);
+        await monitor.FlushAsync();
+        Assert.Equal(1, monitor.GetState().Single().ObservedRequests);
+
+        // 100 empty polls of 10 ms park the processing loop; the next observations must still be processed (no FlushAsync).
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Feed(monitor, version, new Random(13), 3);
+        for (int i = 0; i < 500 && monitor.GetState().Single().ObservedRequests < 4; i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.Equal(4, monitor.GetState().Single().ObservedRequests);
+    }
+
+    [Fact]
     public async Task Observations_NoStoredProfile_FirstRequestsBecomeTheBaselineAndAreStored()
     {
         ModelVersion version = TestData.Classifier();
