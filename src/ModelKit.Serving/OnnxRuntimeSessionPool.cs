@@ -97,10 +97,13 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(inputs);
+        // One clock read per request on the hot path: the pool's clock is the system clock unless a test replaced it, and
+        // then the same reading stamps the model's last use and the request's queue entry.
         long start = Stopwatch.GetTimestamp();
+        long now = ReferenceEquals(_time, TimeProvider.System) ? start : _time.GetTimestamp();
         using Activity? activity = ModelKitTelemetryHelpers.StartActivity(ServingMetrics.ActivitySource, "modelkit.serving.request");
         string key = KeyOf(reference);
-        Generation generation = await AcquireGenerationAsync(key, reference, cancellationToken).ConfigureAwait(false);
+        Generation generation = TryAcquireCurrent(key, now) ?? await AcquireGenerationAsync(key, reference, cancellationToken).ConfigureAwait(false);
         try
         {
             activity?.SetTag(ServingMetrics.ModelNameTag, generation.Version.Name);
@@ -110,7 +113,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             BatchOutcome outcome;
             if (generation.Batcher.CanMerge)
             {
-                outcome = await generation.Batcher.EnqueueAsync(ordered, options?.Deadline, options?.Priority ?? InferencePriority.Normal, activity?.Context ?? default, cancellationToken).ConfigureAwait(false);
+                outcome = await generation.Batcher.Enqueue(ordered, options?.Deadline, options?.Priority ?? InferencePriority.Normal, activity?.Context ?? default, now, cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -125,10 +128,14 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
                 BatchSize = outcome.BatchSize,
                 QueueDuration = outcome.QueueDuration,
             };
-            TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
-            _metrics.RequestDuration.Record(elapsed.TotalSeconds, generation.Tags);
+            if (_metrics.RequestDuration.Enabled || _observers.Length > 0)
+            {
+                TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+                _metrics.RequestDuration.Record(elapsed.TotalSeconds, generation.Tags);
+                Observe(key, generation, inputs, answer, elapsed, options?.RequestId);
+            }
+
             activity?.SetTag("modelkit.batch.size", outcome.BatchSize);
-            Observe(key, generation, inputs, answer, elapsed, options?.RequestId);
             return answer;
         }
         catch (Exception ex)
@@ -387,6 +394,22 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         }
 
         return key;
+    }
+
+    /// <summary>
+    /// The hot path of <see cref="AcquireGenerationAsync"/>: the loaded generation of <paramref name="key"/> with a
+    /// reference taken, stamped as used at <paramref name="now"/> (the pool clock's timestamp); null when the pool is
+    /// disposed, the model is not loaded yet or its generation is being swapped (the slow path handles each).
+    /// </summary>
+    private Generation? TryAcquireCurrent(string key, long now)
+    {
+        if (Volatile.Read(ref _disposed) == 0 && _entries.TryGetValue(key, out Entry? entry) && entry.Current is { } current && current.TryAddRef())
+        {
+            Volatile.Write(ref entry.LastUsed, now);
+            return current;
+        }
+
+        return null;
     }
 
     private async ValueTask<Generation> AcquireGenerationAsync(string key, ModelReference reference, CancellationToken cancellationToken)

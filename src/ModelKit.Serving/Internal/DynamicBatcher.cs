@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Threading.Tasks.Sources;
 using Microsoft.Extensions.Logging;
 
 namespace ModelKit.Serving.Internal;
@@ -47,6 +48,9 @@ internal sealed class DynamicBatcher
     private bool _mergeDisabled;
     private bool _closed;
     private TaskCompletionSource? _idle;
+    private readonly Request?[] _free;
+    private int _freeCount;
+    private int _requestsCreated;
 
     public DynamicBatcher(string model, ModelSignature signature, Func<Tensor[], NamedTensor[]> run, BatchingOptions options, TimeProvider time, ServingMetrics metrics, KeyValuePair<string, object?>[] tags)
     {
@@ -60,6 +64,7 @@ internal sealed class DynamicBatcher
         _metrics = metrics;
         _tags = tags;
         CanMerge = options.Enabled && IsBatchable(signature);
+        _free = new Request?[Math.Clamp(options.MaxQueueLength, 1, 1024)];
     }
 
     /// <summary>Gets whether requests are merged: batching is enabled and every input and output has a dynamic dimension 0.</summary>
@@ -114,19 +119,41 @@ internal sealed class DynamicBatcher
     /// <exception cref="InferenceQueueFullException">The queue is full.</exception>
     /// <exception cref="InferenceTimeoutException">The deadline has passed already.</exception>
     /// <exception cref="OperationCanceledException">The token is cancelled already.</exception>
-    public Task<BatchOutcome> EnqueueAsync(Tensor[] ordered, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, CancellationToken cancellationToken)
+    public Task<BatchOutcome> EnqueueAsync(Tensor[] ordered, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, CancellationToken cancellationToken) =>
+        Enqueue(ordered, deadline, priority, requestContext, _time.GetTimestamp(), cancellationToken).AsTask();
+
+    /// <summary>
+    /// Queues a validated request and returns its outcome as a <see cref="ValueTask{TResult}"/> that must be awaited (or
+    /// converted with <see cref="ValueTask{TResult}.AsTask"/>) exactly once: a request without a deadline and without a
+    /// cancellable token is a pooled <see cref="IValueTaskSource{TResult}"/> that goes back to the batcher's pool when its
+    /// result is read, so the steady state allocates no request, completion source, task or list node per request.
+    /// </summary>
+    /// <param name="ordered">One tensor per signature input, in signature order, already validated.</param>
+    /// <param name="deadline">The deadline, or null.</param>
+    /// <param name="priority">The priority.</param>
+    /// <param name="requestContext">The request's span, to link the batch span to.</param>
+    /// <param name="now">The batcher clock's timestamp (<see cref="TimeProvider.GetTimestamp"/>) at the request's arrival: the caller read it already.</param>
+    /// <param name="cancellationToken">Cancels the request while it is queued.</param>
+    /// <returns>The outcome.</returns>
+    /// <exception cref="InferenceQueueFullException">The queue is full.</exception>
+    /// <exception cref="InferenceTimeoutException">The deadline has passed already (thrown by the returned task).</exception>
+    /// <exception cref="OperationCanceledException">The token is cancelled already (thrown by the returned task).</exception>
+    public ValueTask<BatchOutcome> Enqueue(Tensor[] ordered, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long now, CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
         {
             _metrics.Cancelled.Add(1, _tags);
-            return Task.FromCanceled<BatchOutcome>(cancellationToken);
+            return ValueTask.FromCanceled<BatchOutcome>(cancellationToken);
         }
 
         if (deadline is { } d && _time.GetUtcNow() >= d)
         {
             _metrics.TimedOut.Add(1, _tags);
-            return Task.FromException<BatchOutcome>(Timeout(d));
+            return ValueTask.FromException<BatchOutcome>(Timeout(d));
         }
+
+        // Only a request that no callback (cancellation, deadline timer) can reach after it completed is pooled.
+        bool pooled = deadline is null && !cancellationToken.CanBeCanceled;
 
         Request? request = null;
         Batch? batch = null;
@@ -149,7 +176,8 @@ internal sealed class DynamicBatcher
                         string.Create(CultureInfo.InvariantCulture, $"The request queue of '{_model}' is full ({_options.MaxQueueLength} requests waiting, BatchingOptions.MaxQueueLength). Retry later, or raise MaxQueueLength or the model's throughput."));
                 }
 
-                request = new Request(this, ordered, deadline, priority, requestContext, _time.GetTimestamp());
+                request = (pooled ? RentRequest() : null) ?? new Request(this) { Pooled = pooled };
+                request.Init(ordered, deadline, priority, requestContext, now);
                 request.Group = GroupFor(ordered);
                 request.Group.Add(request);
                 _queued++;
@@ -197,10 +225,38 @@ internal sealed class DynamicBatcher
             ThreadPool.UnsafeQueueUserWorkItem(batch, preferLocal: true);
         }
 
-        return request.Completion.Task;
+        return request.AsValueTask();
     }
 
-    private Task<BatchOutcome> RunAlone(Tensor[] ordered, ActivityContext requestContext)
+    /// <summary>Gets the number of request objects created so far (pooled ones are reused; tests check the reuse).</summary>
+    internal int RequestsCreated => Volatile.Read(ref _requestsCreated);
+
+    /// <summary>Takes a pooled request, or null when the pool is empty. Called under the lock.</summary>
+    private Request? RentRequest()
+    {
+        if (_freeCount == 0)
+        {
+            return null;
+        }
+
+        Request request = _free[--_freeCount]!;
+        _free[_freeCount] = null;
+        return request;
+    }
+
+    /// <summary>Returns a completed, read and reset request to the pool (dropped when the pool is full).</summary>
+    private void ReturnRequest(Request request)
+    {
+        lock (_gate)
+        {
+            if (_freeCount < _free.Length)
+            {
+                _free[_freeCount++] = request;
+            }
+        }
+    }
+
+    private ValueTask<BatchOutcome> RunAlone(Tensor[] ordered, ActivityContext requestContext)
     {
         long startedRaw = Stopwatch.GetTimestamp();
         Activity? activity = ServingMetrics.ActivitySource.HasListeners()
@@ -213,12 +269,12 @@ internal sealed class DynamicBatcher
             _metrics.QueueDuration.Record(0, _tags);
             _metrics.BatchSize.Record(rows, _tags);
             activity?.SetTag("modelkit.batch.size", rows);
-            return Task.FromResult(new BatchOutcome(outputs, rows, TimeSpan.Zero));
+            return new ValueTask<BatchOutcome>(new BatchOutcome(outputs, rows, TimeSpan.Zero));
         }
         catch (Exception ex)
         {
             ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
-            return Task.FromException<BatchOutcome>(ex);
+            return ValueTask.FromException<BatchOutcome>(ex);
         }
         finally
         {
@@ -833,7 +889,7 @@ internal sealed class DynamicBatcher
         {
             _metrics.Cancelled.Add(1, _tags);
             request.DisposeWaiters();
-            request.Completion.TrySetCanceled(token);
+            request.Cancel(token);
         }
     }
 
@@ -887,33 +943,39 @@ internal sealed class DynamicBatcher
                 }
                 else
                 {
-                    r.Completion.TrySetResult(r.Outcome);
+                    r.Succeed();
                 }
             }
         }
     }
 
-    private sealed class Request(DynamicBatcher owner, Tensor[] inputs, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long enqueuedAt)
+    /// <summary>
+    /// One queued request and its completion: an <see cref="IValueTaskSource{TResult}"/> over
+    /// <see cref="ManualResetValueTaskSourceCore{TResult}"/>. A pooled request (no deadline, no cancellable token: nothing
+    /// but its batch can complete it) goes back to the batcher's pool when its result is read, reset to a new version,
+    /// so a stale <see cref="ValueTask{TResult}"/> of an earlier use fails instead of reading another caller's result.
+    /// Completed exactly once: by its batch (after it was taken from the queue, under the lock), or by cancellation,
+    /// deadline or close (after it was removed from the queue, under the lock); a second completion throws.
+    /// </summary>
+    private sealed class Request(DynamicBatcher owner) : IValueTaskSource<BatchOutcome>
     {
-        public DynamicBatcher Owner { get; } = owner;
+        private ManualResetValueTaskSourceCore<BatchOutcome> _core; // continuations run synchronously on the completing thread
 
-        public Tensor[] Inputs { get; } = inputs;
+        public DynamicBatcher Owner { get; } = owner.CountCreated();
 
-        public int Rows { get; } = inputs.Length > 0 && inputs[0].Shape.Length > 0 ? checked((int)inputs[0].Shape[0]) : 1;
+        public bool Pooled { get; init; }
 
-        public DateTimeOffset? Deadline { get; } = deadline;
+        public Tensor[] Inputs { get; private set; } = [];
 
-        public bool High { get; } = priority == InferencePriority.High;
+        public int Rows { get; private set; }
 
-        public ActivityContext RequestContext { get; } = requestContext;
+        public DateTimeOffset? Deadline { get; private set; }
 
-        public long EnqueuedAt { get; } = enqueuedAt;
+        public bool High { get; private set; }
 
-        /// <summary>
-        /// Gets the request's completion. Continuations run synchronously on the completing thread (a worker after its
-        /// batch, a cancellation or a timer callback), never under the batcher's lock.
-        /// </summary>
-        public TaskCompletionSource<BatchOutcome> Completion { get; } = new();
+        public ActivityContext RequestContext { get; private set; }
+
+        public long EnqueuedAt { get; private set; }
 
         public BatchOutcome Outcome { get; set; }
 
@@ -921,7 +983,12 @@ internal sealed class DynamicBatcher
 
         public ShapeGroup? Group { get; set; }
 
-        public LinkedListNode<Request>? Node { get; set; }
+        /// <summary>Gets or sets the neighbours in the group's queue (an intrusive list: no node per request).</summary>
+        public Request? Previous { get; set; }
+
+        public Request? Next { get; set; }
+
+        public bool Queued { get; set; }
 
         public bool Taken { get; set; }
 
@@ -929,30 +996,84 @@ internal sealed class DynamicBatcher
 
         public ITimer? DeadlineTimer { get; set; }
 
+        public void Init(Tensor[] inputs, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long enqueuedAt)
+        {
+            Inputs = inputs;
+            Rows = inputs.Length > 0 && inputs[0].Shape.Length > 0 ? checked((int)inputs[0].Shape[0]) : 1;
+            Deadline = deadline;
+            High = priority == InferencePriority.High;
+            RequestContext = requestContext;
+            EnqueuedAt = enqueuedAt;
+        }
+
+        public ValueTask<BatchOutcome> AsValueTask() => new(this, _core.Version);
+
         public void DisposeWaiters()
         {
             Cancellation.Dispose();
+            Cancellation = default;
             DeadlineTimer?.Dispose();
+            DeadlineTimer = null;
         }
+
+        public void Succeed() => _core.SetResult(Outcome);
+
+        public void Cancel(CancellationToken token) =>
+            _core.SetException(new TaskCanceledException("The inference request was cancelled while it was queued.", null, token));
 
         public void Fail(Exception error)
         {
             DisposeWaiters();
-            if (error is OperationCanceledException oce)
+            if (error is OperationCanceledException oce and not TaskCanceledException)
             {
-                Completion.TrySetCanceled(oce.CancellationToken);
+                error = new TaskCanceledException(oce.Message, oce, oce.CancellationToken);
             }
-            else
+
+            _core.SetException(error);
+        }
+
+        public BatchOutcome GetResult(short token)
+        {
+            try
             {
-                Completion.TrySetException(error);
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                if (Pooled)
+                {
+                    // The result is read: forget the caller's tensors and outputs, move to a new version, reuse.
+                    Inputs = [];
+                    Outcome = default;
+                    Error = null;
+                    Group = null;
+                    Taken = false;
+                    _core.Reset();
+                    Owner.ReturnRequest(this);
+                }
             }
         }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    private DynamicBatcher CountCreated()
+    {
+        Interlocked.Increment(ref _requestsCreated);
+        return this;
     }
 
     private sealed class ShapeGroup(Tensor[] first, bool solo)
     {
-        private readonly LinkedList<Request> _high = new();
-        private readonly LinkedList<Request> _normal = new();
+        // Two intrusive FIFO lists (high and normal priority): head and tail of each.
+        private Request? _highHead;
+        private Request? _highTail;
+        private Request? _normalHead;
+        private Request? _normalTail;
+        private int _count;
 
         /// <summary>Gets the inputs of the request that opened the group; their shapes past dimension 0 are the group's.</summary>
         private Tensor[] First { get; } = first;
@@ -980,25 +1101,62 @@ internal sealed class DynamicBatcher
 
         public long Rows { get; private set; }
 
-        public int Count => _high.Count + _normal.Count;
+        public int Count => _count;
 
-        public Request? Head(bool high) => (high ? _high : _normal).First?.Value;
+        public Request? Head(bool high) => high ? _highHead : _normalHead;
 
         public void Add(Request request)
         {
-            request.Node = (request.High ? _high : _normal).AddLast(request);
+            ref Request? head = ref request.High ? ref _highHead : ref _normalHead;
+            ref Request? tail = ref request.High ? ref _highTail : ref _normalTail;
+            request.Previous = tail;
+            request.Next = null;
+            if (tail is null)
+            {
+                head = request;
+            }
+            else
+            {
+                tail.Next = request;
+            }
+
+            tail = request;
+            request.Queued = true;
+            _count++;
             Rows += request.Rows;
         }
 
         public bool Remove(Request request)
         {
-            if (request.Node is null || request.Node.List is null)
+            if (!request.Queued || !ReferenceEquals(request.Group, this))
             {
                 return false;
             }
 
-            request.Node.List.Remove(request.Node);
-            request.Node = null;
+            ref Request? head = ref request.High ? ref _highHead : ref _normalHead;
+            ref Request? tail = ref request.High ? ref _highTail : ref _normalTail;
+            if (request.Previous is null)
+            {
+                head = request.Next;
+            }
+            else
+            {
+                request.Previous.Next = request.Next;
+            }
+
+            if (request.Next is null)
+            {
+                tail = request.Previous;
+            }
+            else
+            {
+                request.Next.Previous = request.Previous;
+            }
+
+            request.Previous = null;
+            request.Next = null;
+            request.Queued = false;
+            _count--;
             Rows -= request.Rows;
             return true;
         }
@@ -1007,11 +1165,10 @@ internal sealed class DynamicBatcher
         {
             long rows = 0;
             DateTimeOffset? now = null; // read once, and only when a request has a deadline
-            foreach (LinkedList<Request> list in (ReadOnlySpan<LinkedList<Request>>)[_high, _normal])
+            foreach (bool high in (ReadOnlySpan<bool>)[true, false])
             {
-                while (list.First is { } node)
+                while (Head(high) is { } r)
                 {
-                    Request r = node.Value;
                     if (r.Deadline is { } d && (now ??= time.GetUtcNow()) >= d)
                     {
                         Remove(r);
@@ -1037,12 +1194,12 @@ internal sealed class DynamicBatcher
 
         public void DrainTo(List<Request> failed)
         {
-            foreach (LinkedList<Request> list in (ReadOnlySpan<LinkedList<Request>>)[_high, _normal])
+            foreach (bool high in (ReadOnlySpan<bool>)[true, false])
             {
-                while (list.First is { } node)
+                while (Head(high) is { } r)
                 {
-                    Remove(node.Value);
-                    failed.Add(node.Value);
+                    Remove(r);
+                    failed.Add(r);
                 }
             }
         }

@@ -259,6 +259,115 @@ public sealed class DynamicBatcherTests : IDisposable
         Assert.True(DynamicBatcher.IsBatchable(batchable));
     }
 
+    [Fact]
+    public async Task Enqueue_PooledRequests_AreReusedAndEveryCallerGetsItsOwnRows()
+    {
+        // 8 callers × 40 requests without deadline or token (the pooled path), merged in batches of up to 4, one at a time.
+        DynamicBatcher batcher = Create(new BatchingOptions { MaxBatchSize = 4, MaxConcurrentBatches = 1, MaxQueueDelay = TimeSpan.FromHours(1) });
+        Task<BatchOutcome> first = await StartBlockedAsync(batcher); // the callers' first requests queue behind it
+        var callers = new Task[8];
+        for (int c = 0; c < callers.Length; c++)
+        {
+            int caller = c;
+            callers[c] = Task.Run(async () =>
+            {
+                for (int r = 0; r < 40; r++)
+                {
+                    int seed = caller * 100 + r + 1;
+                    BatchOutcome outcome = await batcher.Enqueue([Tensor(seed)], null, InferencePriority.Normal, default, _time.GetTimestamp(), CancellationToken.None);
+                    Assert.Equal(TestModels.GemmReluReference(Input(seed)), Floats(outcome));
+                    Assert.Equal([1L, 2L], outcome.Outputs[0].Value.Shape.ToArray());
+                }
+            });
+        }
+
+        Assert.True(SpinWait.SpinUntil(() => batcher.QueueLength == 8, TimeSpan.FromSeconds(30)));
+        _gate.Set();
+        await first;
+        await Task.WhenAll(callers);
+
+        // A request object is created only when the pool is empty, i.e. when every object is still in flight: each caller
+        // reads its result (returning the object) before it sends its next request, so 8 callers need at most 8.
+        Assert.InRange(batcher.RequestsCreated, 1, 8);
+        Assert.Contains(Batches(), b => b.Length == 4); // the 8 queued first requests left in full batches
+    }
+
+    [Fact]
+    public async Task Enqueue_StaleValueTaskOfARecycledRequest_CannotReadTheNextCallersResult()
+    {
+        DynamicBatcher batcher = Create(new BatchingOptions { MaxQueueDelay = TimeSpan.FromHours(1) });
+        Task<BatchOutcome> first = await StartBlockedAsync(batcher);
+        ValueTask<BatchOutcome> queued = batcher.Enqueue([Tensor(2)], null, InferencePriority.Normal, default, _time.GetTimestamp(), CancellationToken.None);
+        ValueTask<BatchOutcome> stale = queued; // a copy of the same (source, version)
+        _gate.Set();
+        await first;
+        Assert.Equal(TestModels.GemmReluReference(Input(2)), Floats(await queued)); // read once: the request goes back to the pool
+
+        // The recycled request serves the next queued caller; the stale copy of the first must fail, not read that result.
+        await batcher.WhenIdleAsync();
+        Task<BatchOutcome> blocker = await StartBlockedAsync(batcher, Tensor(3));
+        ValueTask<BatchOutcome> next = batcher.Enqueue([Tensor(4)], null, InferencePriority.Normal, default, _time.GetTimestamp(), CancellationToken.None);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await stale);
+        _gate.Set();
+        await blocker;
+        Assert.Equal(TestModels.GemmReluReference(Input(4)), Floats(await next));
+        Assert.Equal(1, batcher.RequestsCreated); // the second queued request reused the first one's object
+    }
+
+    [Fact]
+    public async Task Enqueue_ResultsOfAnEarlierBatch_AreNotOverwrittenByLaterBatches()
+    {
+        DynamicBatcher batcher = Create(new BatchingOptions { MaxBatchSize = 4, MaxQueueDelay = TimeSpan.FromHours(1) });
+        var kept = new List<(int Seed, BatchOutcome Outcome)>();
+        for (int round = 0; round < 3; round++)
+        {
+            Task<BatchOutcome> first = await StartBlockedAsync(batcher, Tensor(round * 10 + 1));
+            var queued = new List<(int, Task<BatchOutcome>)>();
+            for (int i = 2; i <= 5; i++)
+            {
+                queued.Add((round * 10 + i, Enqueue(batcher, round * 10 + i)));
+            }
+
+            _gate.Set();
+            await first;
+            foreach ((int seed, Task<BatchOutcome> task) in queued)
+            {
+                kept.Add((seed, await task));
+            }
+
+            await batcher.WhenIdleAsync();
+        }
+
+        Assert.Contains(kept, k => k.Outcome.BatchSize == 4);
+
+        // Every result the callers own still holds its own rows after the batches (and pooled buffers) that followed.
+        foreach ((int seed, BatchOutcome outcome) in kept)
+        {
+            Assert.Equal(TestModels.GemmReluReference(Input(seed)), Floats(outcome));
+        }
+    }
+
+    [Fact]
+    public async Task Enqueue_CancelledAmongPooledRequests_NeverGetsAResultAndTheOthersDo()
+    {
+        DynamicBatcher batcher = Create(new BatchingOptions { MaxQueueDelay = TimeSpan.FromHours(1) });
+        Task<BatchOutcome> first = await StartBlockedAsync(batcher);
+        using var cts = new CancellationTokenSource();
+        ValueTask<BatchOutcome> before = batcher.Enqueue([Tensor(2)], null, InferencePriority.Normal, default, _time.GetTimestamp(), CancellationToken.None);
+        Task<BatchOutcome> cancelled = batcher.EnqueueAsync([Tensor(3)], null, InferencePriority.Normal, default, cts.Token);
+        ValueTask<BatchOutcome> after = batcher.Enqueue([Tensor(4)], null, InferencePriority.Normal, default, _time.GetTimestamp(), CancellationToken.None);
+
+        await cts.CancelAsync();
+        _gate.Set();
+        await first;
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.True(cancelled.IsCanceled);
+        Assert.Equal(TestModels.GemmReluReference(Input(2)), Floats(await before));
+        Assert.Equal(TestModels.GemmReluReference(Input(4)), Floats(await after));
+        Assert.Equal([[1], [1, 1]], Batches()); // the cancelled request never reached the engine
+    }
+
     private readonly List<float[]> _order = [];
     private bool _holdFirstRunOnly;
     private int _runs;
@@ -292,6 +401,11 @@ public sealed class DynamicBatcherTests : IDisposable
     private async Task<Task<BatchOutcome>> StartBlockedAsync(DynamicBatcher batcher, Tensor? input = null)
     {
         _gate.Reset();
+        while (_entered.Wait(0))
+        {
+            // Forget the entries of earlier runs: wait for this request's.
+        }
+
         Tensor first = input ?? Tensor(1);
         Task<BatchOutcome> task = Task.Run(() => batcher.EnqueueAsync([first], null, InferencePriority.Normal, default, CancellationToken.None));
         Assert.True(await _entered.WaitAsync(TimeSpan.FromSeconds(30)));
