@@ -26,7 +26,6 @@ public class DynamicBatchingBenchmarks
     private const int Requests = 2048;
     private const int MaxBatchSize = 32;
     private const int SmallBatchSize = 16;
-    private static readonly Task<int> NotBatched = Task.FromResult(0);
     private readonly long[] _batchSizes = new long[MaxBatchSize + 1];
     private int _lastMaxBatch = MaxBatchSize;
     private BenchmarkHost _host = null!;
@@ -85,12 +84,7 @@ public class DynamicBatchingBenchmarks
     public Task SharedSessionWithoutBatcher()
     {
         _lastMethod = "shared session without batcher";
-        IInferenceSession session = _lease.Session;
-        return RunCallersAsync(i =>
-        {
-            session.Run(_inputs[i % _inputs.Length]);
-            return NotBatched;
-        });
+        return RunCallersAsync(reference: null);
     }
 
     [Benchmark(Description = "pool with dynamic batching")]
@@ -110,15 +104,19 @@ public class DynamicBatchingBenchmarks
     private Task RunBatchedAsync(ModelReference reference, int maxBatch)
     {
         _lastMaxBatch = maxBatch;
-        return RunCallersAsync(async i => (await _host.Pool.RunAsync(reference, _inputs[i % _inputs.Length]).ConfigureAwait(false)).BatchSize);
+        return RunCallersAsync(reference);
     }
 
     /// <summary>
-    /// Runs the callers; each keeps its latencies and batch sizes in arrays of its own (no shared counter that the two
-    /// cores would contend for in one path and not in the other), merged when all are done.
+    /// Runs the callers: without a reference each calls <see cref="IInferenceSession.Run"/> on the shared session, with one
+    /// it awaits <see cref="IInferenceSessionPool.RunAsync"/> directly, as an application would (no delegate or extra async
+    /// level of the benchmark's own on either path). Each keeps its latencies and batch sizes in arrays of its own (no
+    /// shared counter that the two cores would contend for in one path and not in the other), merged when all are done.
     /// </summary>
-    private async Task RunCallersAsync(Func<int, Task<int>> request)
+    private async Task RunCallersAsync(ModelReference? reference)
     {
+        IInferenceSession session = _lease.Session;
+        OnnxRuntimeSessionPool pool = _host.Pool;
         int perCaller = Requests / Callers;
         var tasks = new Task<(double[] Latencies, int[] BatchSizes)>[Callers];
         for (int c = 0; c < Callers; c++)
@@ -130,8 +128,17 @@ public class DynamicBatchingBenchmarks
                 var sizes = new int[perCaller];
                 for (int r = 0; r < perCaller; r++)
                 {
+                    NamedTensor[] input = _inputs[(caller * perCaller + r) % _inputs.Length];
                     long start = Stopwatch.GetTimestamp();
-                    sizes[r] = await request(caller * perCaller + r).ConfigureAwait(false);
+                    if (reference is null)
+                    {
+                        session.Run(input);
+                    }
+                    else
+                    {
+                        sizes[r] = (await pool.RunAsync(reference, input).ConfigureAwait(false)).BatchSize;
+                    }
+
                     own[r] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
                 }
 
@@ -150,6 +157,90 @@ public class DynamicBatchingBenchmarks
                     _batchSizes[Math.Min(size, _lastMaxBatch)]++;
                 }
             }
+        }
+    }
+}
+
+/// <summary>
+/// The ceiling of <see cref="DynamicBatchingBenchmarks"/>: ONNX Runtime's own cost of 2,048 rows of the quick start's MLP
+/// run in batches of <see cref="BatchSize"/> rows on the pool's session settings (one intra-op thread, one inter-op
+/// thread, all graph optimizations, prepacking on), with nothing of ModelKit's on the path: the official
+/// <see cref="Microsoft.ML.OnnxRuntime.InferenceSession"/> the pool's session wraps, input and output
+/// <see cref="Microsoft.ML.OnnxRuntime.OrtValue"/>s created once and reused. <see cref="Concurrency"/> 2 runs two such
+/// loops at once on the same session (one per core, each with its own buffers), as the batcher does with two batches at
+/// a time. Time per operation / 2,048 = wall time per row; × <see cref="Concurrency"/> = CPU per row. A batcher that
+/// cost nothing would reach at best (baseline time per operation) / (this time per operation at its batch size).
+/// </summary>
+[SimpleJob(warmupCount: 3, iterationCount: 15)]
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
+public class OnnxRuntimeBatchCeilingBenchmarks
+{
+    private const int Rows = 2048;
+    private static readonly string[] InputNames = ["input"];
+    private static readonly string[] OutputNames = ["logits"];
+    private OnnxRuntimeSessionFactory _factory = null!;
+    private IInferenceSession _session = null!;
+    private Microsoft.ML.OnnxRuntime.InferenceSession _raw = null!;
+    private Microsoft.ML.OnnxRuntime.RunOptions _runOptions = null!;
+    private Microsoft.ML.OnnxRuntime.OrtValue[][] _inputs = null!;
+    private Microsoft.ML.OnnxRuntime.OrtValue[][] _outputs = null!;
+
+    /// <summary>Gets or sets the rows per run.</summary>
+    [Params(1, 16, 32, 64)]
+    public int BatchSize { get; set; }
+
+    /// <summary>Gets or sets the number of loops running at once on the session (one per core).</summary>
+    [Params(1, 2)]
+    public int Concurrency { get; set; }
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _factory = new OnnxRuntimeSessionFactory(Microsoft.Extensions.Options.Options.Create(new OnnxRuntimeOptions { IntraOpThreadCount = 1, InterOpThreadCount = 1 }));
+        _session = _factory.Create(BenchmarkModels.QuickStartMlp());
+        _raw = (Microsoft.ML.OnnxRuntime.InferenceSession)(_session.GetType().GetProperty("NativeSession", System.Reflection.BindingFlags.NonPublic | System.Reflection.BindingFlags.Instance)?.GetValue(_session)
+            ?? throw new InvalidOperationException($"{_session.GetType()} no longer exposes NativeSession; update the ceiling benchmark."));
+        _runOptions = new Microsoft.ML.OnnxRuntime.RunOptions();
+        _inputs = new Microsoft.ML.OnnxRuntime.OrtValue[Concurrency][];
+        _outputs = new Microsoft.ML.OnnxRuntime.OrtValue[Concurrency][];
+        for (int c = 0; c < Concurrency; c++)
+        {
+            _inputs[c] = [Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(BenchmarkModels.Pixels(BatchSize, 11 + c), [BatchSize, 1, 28, 28])];
+            _outputs[c] = [Microsoft.ML.OnnxRuntime.OrtValue.CreateTensorValueFromMemory(new float[BatchSize * 10], [BatchSize, 10])];
+        }
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        foreach (Microsoft.ML.OnnxRuntime.OrtValue value in _inputs.Concat(_outputs).SelectMany(v => v))
+        {
+            value.Dispose();
+        }
+
+        _runOptions.Dispose();
+        _session.Dispose();
+        _factory.Dispose();
+    }
+
+    [Benchmark(Description = "ONNX Runtime alone, 2,048 rows")]
+    public void EngineOnly()
+    {
+        int runsPerLoop = Rows / BatchSize / Concurrency;
+        if (Concurrency == 1)
+        {
+            Loop(0, runsPerLoop);
+            return;
+        }
+
+        Parallel.For(0, Concurrency, new ParallelOptions { MaxDegreeOfParallelism = Concurrency }, c => Loop(c, runsPerLoop));
+    }
+
+    private void Loop(int c, int runs)
+    {
+        for (int r = 0; r < runs; r++)
+        {
+            _raw.Run(_runOptions, InputNames, _inputs[c], OutputNames, _outputs[c]);
         }
     }
 }

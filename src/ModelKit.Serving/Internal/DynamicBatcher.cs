@@ -48,8 +48,7 @@ internal sealed class DynamicBatcher
     private bool _mergeDisabled;
     private bool _closed;
     private TaskCompletionSource? _idle;
-    private readonly Request?[] _free;
-    private int _freeCount;
+    private Request? _freeHead; // pooled requests: a lock-free stack pushed by any thread, popped only under _gate
     private int _requestsCreated;
 
     public DynamicBatcher(string model, ModelSignature signature, Func<Tensor[], NamedTensor[]> run, BatchingOptions options, TimeProvider time, ServingMetrics metrics, KeyValuePair<string, object?>[] tags)
@@ -64,7 +63,6 @@ internal sealed class DynamicBatcher
         _metrics = metrics;
         _tags = tags;
         CanMerge = options.Enabled && IsBatchable(signature);
-        _free = new Request?[Math.Clamp(options.MaxQueueLength, 1, 1024)];
     }
 
     /// <summary>Gets whether requests are merged: batching is enabled and every input and output has a dynamic dimension 0.</summary>
@@ -231,28 +229,45 @@ internal sealed class DynamicBatcher
     /// <summary>Gets the number of request objects created so far (pooled ones are reused; tests check the reuse).</summary>
     internal int RequestsCreated => Volatile.Read(ref _requestsCreated);
 
-    /// <summary>Takes a pooled request, or null when the pool is empty. Called under the lock.</summary>
+    /// <summary>
+    /// Takes a pooled request, or null when the pool is empty. Called under the lock, so there is one popper at a time
+    /// and the compare-and-swap cannot meet an element that was popped and pushed back meanwhile (no ABA).
+    /// </summary>
     private Request? RentRequest()
     {
-        if (_freeCount == 0)
+        Request? head = Volatile.Read(ref _freeHead);
+        while (head is not null)
         {
-            return null;
+            Request? seen = Interlocked.CompareExchange(ref _freeHead, head.NextFree, head);
+            if (ReferenceEquals(seen, head))
+            {
+                head.NextFree = null;
+                return head;
+            }
+
+            head = seen;
         }
 
-        Request request = _free[--_freeCount]!;
-        _free[_freeCount] = null;
-        return request;
+        return null;
     }
 
-    /// <summary>Returns a completed, read and reset request to the pool (dropped when the pool is full).</summary>
+    /// <summary>
+    /// Returns a completed, read and reset request to the pool (one compare-and-swap, no lock). The pool holds at most as
+    /// many requests as were ever in flight at once (bounded by the queue length plus the running batches).
+    /// </summary>
     private void ReturnRequest(Request request)
     {
-        lock (_gate)
+        Request? head = Volatile.Read(ref _freeHead);
+        while (true)
         {
-            if (_freeCount < _free.Length)
+            request.NextFree = head;
+            Request? seen = Interlocked.CompareExchange(ref _freeHead, request, head);
+            if (ReferenceEquals(seen, head))
             {
-                _free[_freeCount++] = request;
+                return;
             }
+
+            head = seen;
         }
     }
 
@@ -987,6 +1002,9 @@ internal sealed class DynamicBatcher
         public Request? Previous { get; set; }
 
         public Request? Next { get; set; }
+
+        /// <summary>Gets or sets the next request in the batcher's pool of free requests.</summary>
+        public Request? NextFree { get; set; }
 
         public bool Queued { get; set; }
 
