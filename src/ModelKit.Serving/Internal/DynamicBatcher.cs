@@ -273,7 +273,7 @@ internal sealed class DynamicBatcher
 
     private ValueTask<BatchOutcome> RunAlone(Tensor[] ordered, ActivityContext requestContext)
     {
-        long startedRaw = Stopwatch.GetTimestamp();
+        long startedRaw = _metrics.RunDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         Activity? activity = ServingMetrics.ActivitySource.HasListeners()
             ? ServingMetrics.ActivitySource.StartActivity("modelkit.serving.batch", ActivityKind.Internal, parentContext: default, tags: _tags, links: requestContext == default ? null : [new ActivityLink(requestContext)])
             : null;
@@ -293,7 +293,11 @@ internal sealed class DynamicBatcher
         }
         finally
         {
-            _metrics.RunDuration.Record(Stopwatch.GetElapsedTime(startedRaw).TotalSeconds, _tags);
+            if (startedRaw != 0)
+            {
+                _metrics.RunDuration.Record(Stopwatch.GetElapsedTime(startedRaw).TotalSeconds, _tags);
+            }
+
             activity?.Dispose();
             Finish();
         }
@@ -497,12 +501,9 @@ internal sealed class DynamicBatcher
                 _running++;
             }
 
-            if (_queued == 0 && _delayTimerDue != long.MaxValue)
-            {
-                // Nothing waits any more: the delay timer would only wake a thread-pool thread for nothing.
-                _delayTimer?.Change(System.Threading.Timeout.InfiniteTimeSpan, System.Threading.Timeout.InfiniteTimeSpan);
-                _delayTimerDue = long.MaxValue;
-            }
+            // The delay timer stays armed when the queue empties: it fires at most once per MaxQueueDelay and finds
+            // nothing to do, which costs less than disarming and re-arming it (two timer-queue operations) per batch, or
+            // per request for a lone caller whose next request arrives while its last one is being answered.
 
             return batch;
         }
@@ -671,8 +672,9 @@ internal sealed class DynamicBatcher
     private void Execute(Batch batch)
     {
         List<Request> requests = batch.Requests;
+        // One clock read per batch unless a test replaced the clock or a run-duration listener needs the raw stopwatch.
         long started = _time.GetTimestamp();
-        long startedRaw = Stopwatch.GetTimestamp();
+        long startedRaw = ReferenceEquals(_time, TimeProvider.System) ? started : _metrics.RunDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         using Activity? activity = StartBatchActivity(requests);
         int rows = 0;
         foreach (Request r in requests)
@@ -706,7 +708,10 @@ internal sealed class DynamicBatcher
         }
         finally
         {
-            _metrics.RunDuration.Record(Stopwatch.GetElapsedTime(startedRaw).TotalSeconds, _tags);
+            if (startedRaw != 0 && _metrics.RunDuration.Enabled)
+            {
+                _metrics.RunDuration.Record(Stopwatch.GetElapsedTime(startedRaw).TotalSeconds, _tags);
+            }
         }
     }
 
