@@ -30,9 +30,11 @@ using torch::autograd::tensor_list;
 void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
            float beta, float* c, int64_t ldc) {
     const int status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
-    require(status == 0, MK_E_TORCH,
-            "oneDNN's dnnl_sgemm failed with status " + std::to_string(status) + " for a " + std::to_string(m) + "x" +
-                std::to_string(k) + " by " + std::to_string(k) + "x" + std::to_string(n) + " product");
+    if (status != 0) {  // the message is built only on failure: this runs several times per training step
+        throw ShimError(MK_E_TORCH, "oneDNN's dnnl_sgemm failed with status " + std::to_string(status) + " for a " +
+                                        std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
+                                        std::to_string(n) + " product");
+    }
 }
 
 // Linear on a contiguous float32 matrix x [n, in]; the caller reshapes other ranks.
@@ -84,6 +86,95 @@ inline uint64_t splitmix64_mix(uint64_t z) {
 
 constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ULL;
 
+// Calls body(i, keep) for every element index i in [0, n) in parallel, with keep drawn as mk_kernels.h describes.
+template <typename Body>
+void for_each_keep(int64_t n, uint64_t seed, uint64_t threshold, Body body) {
+    at::parallel_for(0, (n + 1) / 2, 4096, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) {
+            const uint64_t h = splitmix64_mix(seed + static_cast<uint64_t>(j + 1) * kGoldenGamma);
+            body(2 * j, (h & 0xFFFFFFFFULL) < threshold);
+            if (2 * j + 1 < n) {
+                body(2 * j + 1, (h >> 32) < threshold);
+            }
+        }
+    });
+}
+
+uint64_t keep_threshold(double p) { return static_cast<uint64_t>(std::llround((1.0 - p) * 4294967296.0)); }
+
+// Dropout on a contiguous float32 tensor: the forward writes x * scale or 0 while it draws the keep decisions, and keeps them
+// as one byte per element for the backward (a quarter of a float mask; drawing them again cost more than reading them).
+class DropoutFunction : public torch::autograd::Function<DropoutFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, double p, int64_t seed) {
+        at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+        at::Tensor keep = at::empty({x.numel()}, x.options().dtype(at::kByte));
+        const float scale = static_cast<float>(1.0 / (1.0 - p));
+        const float* in = x.data_ptr<float>();
+        float* o = out.data_ptr<float>();
+        uint8_t* k = keep.data_ptr<uint8_t>();
+        for_each_keep(x.numel(), static_cast<uint64_t>(seed), keep_threshold(p), [&](int64_t i, bool kept) {
+            k[i] = kept ? 1 : 0;
+            o[i] = kept ? in[i] * scale : 0.0f;
+        });
+        ctx->saved_data["p"] = p;
+        ctx->save_for_backward({keep});
+        return out;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const double p = ctx->saved_data["p"].toDouble();
+        const at::Tensor keep = ctx->get_saved_variables()[0];
+        const at::Tensor g = grad_outputs[0].contiguous();
+        at::Tensor dx = at::empty_like(g, at::MemoryFormat::Contiguous);
+        const float scale = static_cast<float>(1.0 / (1.0 - p));
+        const uint8_t* k = keep.data_ptr<uint8_t>();
+        const float* gi = g.data_ptr<float>();
+        float* d = dx.data_ptr<float>();
+        at::parallel_for(0, g.numel(), 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                d[i] = k[i] != 0 ? gi[i] * scale : 0.0f;
+            }
+        });
+        return {dx, at::Tensor(), at::Tensor()};
+    }
+};
+
+// ReLU on a contiguous float32 tensor, saving its output: the backward passes the gradient where the output is positive
+// (what libtorch's ReluBackward0 computes with threshold_backward, in one parallel pass here).
+class ReluFunction : public torch::autograd::Function<ReluFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
+        at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+        const float* in = x.data_ptr<float>();
+        float* o = out.data_ptr<float>();
+        at::parallel_for(0, x.numel(), 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                o[i] = in[i] > 0.0f ? in[i] : (std::isnan(in[i]) ? in[i] : 0.0f);  // NaN propagates, as clamp_min does
+            }
+        });
+        ctx->save_for_backward({out});
+        return out;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const at::Tensor out = ctx->get_saved_variables()[0];
+        const at::Tensor g = grad_outputs[0].contiguous();
+        at::Tensor dx = at::empty_like(g, at::MemoryFormat::Contiguous);
+        const float* y = out.data_ptr<float>();
+        const float* gi = g.data_ptr<float>();
+        float* d = dx.data_ptr<float>();
+        at::parallel_for(0, g.numel(), 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                d[i] = y[i] > 0.0f ? gi[i] : 0.0f;
+            }
+        });
+        return {dx};
+    }
+};
+
+bool plain_float(const at::Tensor& x) { return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.numel() > 0; }
+
 }  // namespace
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
@@ -106,6 +197,13 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
     return y.view(shape);
 }
 
+at::Tensor relu(const at::Tensor& x) {
+    if (!plain_float(x)) {
+        return at::relu(x);
+    }
+    return ReluFunction::apply(x.contiguous());
+}
+
 at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator) {
     require(p > 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in (0, 1), got " + std::to_string(p));
     uint64_t seed = 0;
@@ -113,38 +211,15 @@ at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator) {
         std::lock_guard<std::mutex> lock(generator.mutex());
         seed = at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
     }
-    // keep when u < threshold, u uniform on [0, 2^32): probability threshold / 2^32 = 1 - p within 2^-33.
-    const uint64_t threshold = static_cast<uint64_t>(std::llround((1.0 - p) * 4294967296.0));
-    at::Tensor mask = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
-    const int64_t n = mask.numel();
-    if (mask.scalar_type() == at::kFloat) {
-        // keep * scale is the scale itself: the same bits as scaling a 0/1 mask, as torch.nn.functional.dropout does.
-        const float scale = static_cast<float>(1.0 / (1.0 - p));
-        float* m = mask.data_ptr<float>();
-        at::parallel_for(0, (n + 1) / 2, 4096, [&](int64_t begin, int64_t end) {
-            for (int64_t j = begin; j < end; ++j) {
-                const uint64_t h = splitmix64_mix(seed + static_cast<uint64_t>(j + 1) * kGoldenGamma);
-                m[2 * j] = (h & 0xFFFFFFFFULL) < threshold ? scale : 0.0f;
-                if (2 * j + 1 < n) {
-                    m[2 * j + 1] = (h >> 32) < threshold ? scale : 0.0f;
-                }
-            }
-        });
-    } else {
-        // Other floating types: the same keep decisions, written as 0/1 and scaled in the tensor's own type.
-        at::Tensor keep = at::empty({n}, at::TensorOptions().dtype(at::kBool));
-        bool* k = keep.data_ptr<bool>();
-        at::parallel_for(0, (n + 1) / 2, 4096, [&](int64_t begin, int64_t end) {
-            for (int64_t j = begin; j < end; ++j) {
-                const uint64_t h = splitmix64_mix(seed + static_cast<uint64_t>(j + 1) * kGoldenGamma);
-                k[2 * j] = (h & 0xFFFFFFFFULL) < threshold;
-                if (2 * j + 1 < n) {
-                    k[2 * j + 1] = (h >> 32) < threshold;
-                }
-            }
-        });
-        mask.copy_(keep.view(x.sizes())).mul_(1.0 / (1.0 - p));
+    if (plain_float(x)) {
+        return DropoutFunction::apply(x.contiguous(), p, static_cast<int64_t>(seed));
     }
+    // Other floating types: the same keep decisions as a 0/1 mask, scaled in the tensor's own type (autograd's mul).
+    at::Tensor keep = at::empty({x.numel()}, at::TensorOptions().dtype(at::kBool));
+    bool* k = keep.data_ptr<bool>();
+    for_each_keep(x.numel(), seed, keep_threshold(p), [&](int64_t i, bool kept) { k[i] = kept; });
+    at::Tensor mask = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
+    mask.copy_(keep.view(x.sizes())).mul_(1.0 / (1.0 - p));
     return x * mask;
 }
 

@@ -18,12 +18,17 @@ namespace mk {
 // inputs take at::linear. Throws mk::ShimError (MK_E_TORCH) when oneDNN reports a failure.
 at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 
+// max(x, 0) (torch::relu; NaN propagates). Float32 CPU tensors take a custom autograd function that saves the output and
+// computes the backward as the gradient where the output is positive, in one parallel pass each way; others take at::relu.
+at::Tensor relu(const at::Tensor& x);
+
 // Inverted dropout (torch::nn::functional::dropout in training mode): each element of x is kept with probability
 // 1 - p and scaled by 1 / (1 - p), or set to 0. p must be in (0, 1). Differentiable (x times a constant mask).
 // The mask comes from one 64-bit draw of `generator` per call (so the generator's state, which checkpoints save, fixes
 // every mask) expanded by SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number generators", OOPSLA
 // 2014) over the element index: element i is kept when the 32-bit half i % 2 of SplitMix64(seed + (i / 2 + 1) * golden
-// gamma) is below round((1 - p) * 2^32). Counter-based, so it is drawn in parallel and the same for any thread count.
+// gamma) is below round((1 - p) * 2^32). Counter-based, so it is drawn in parallel and the same for any thread count
+// (float32 tensors: one pass forward that also keeps the decisions as bytes, one pass backward).
 at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator);
 
 }  // namespace mk

@@ -313,7 +313,7 @@ at::Tensor mk_network::run_layer(size_t index, const at::Tensor& x, bool trainin
         case MK_LAYER_EMBEDDING:
             return layer.embedding->forward(x.to(at::kLong));
         case MK_LAYER_RELU:
-            return at::relu(x);
+            return mk::relu(x);
         case MK_LAYER_FLATTEN:
             return x.flatten(1);
         case MK_LAYER_MAXPOOL2D:
