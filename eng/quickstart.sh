@@ -6,7 +6,5 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo_root"
 bash eng/setup.sh
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# Idle OpenMP threads sleep instead of spinning (libtorch reads this once, at load; ModelKit never calls setenv).
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
 dotnet build samples/QuickStart/QuickStart.csproj -c Release -nologo -clp:ErrorsOnly
 exec dotnet samples/QuickStart/bin/Release/net10.0/QuickStart.dll "$@"

@@ -15,7 +15,11 @@ namespace ModelKit.Benchmarks;
 /// managed checks, P/Invoke, the shim's step with the network's own dropout generator) against a raw libtorch C++ loop of
 /// the same network (<c>native/modelkit_torch/src/mk_bench_raw.h</c>: torch::nn modules, torch::optim::Adam, no ModelKit
 /// code) as the separate program <c>mk_train_bench</c> (its own process, no .NET; driven over a pipe, one line per 8
-/// steps). Same libtorch, flags and thread count (2 intra-op threads, 2 OpenBLAS threads) in both. One operation is one
+/// steps). Same libtorch, flags and intra-op thread count (2) in both. Each side runs in its best configuration: the raw
+/// program as libtorch ships (fp32 GEMMs in OpenBLAS's own pool of 2 threads beside the OpenMP team) with
+/// <c>OMP_WAIT_POLICY=PASSIVE</c> in its environment (without it the two pools spin against each other: 3-5x slower steps
+/// measured), ModelKit with one pool (Linear in oneDNN on the OpenMP team, OpenBLAS at 1 thread) and libgomp's default
+/// policy unless the benchmark's own environment sets one. One operation is one
 /// sample. The suite's own job is a short, complete in-process run (1 warm-up and 5 measured iterations per case, about
 /// two minutes in all): <c>bash eng/bench.sh '*TrainingBenchmarks*'</c> with no job options (<c>--inProcess</c> or
 /// <c>--job</c> would add a second job next to this one).
@@ -24,9 +28,9 @@ namespace ModelKit.Benchmarks;
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "BenchmarkDotNet releases the fields in [GlobalCleanup].")]
 public class TrainingBenchmarks
 {
-    private const int Batch = 256;
-    private const int Steps = 8;
-    private const int Threads = 2;
+    internal const int Batch = 256;
+    internal const int Steps = 8;
+    internal const int Threads = 2;
 
     private Trainer _trainer = null!;
     private SequentialNetwork _network = null!;
@@ -102,7 +106,14 @@ public class TrainingBenchmarks
         return loss;
     }
 
-    private static Process StartProgram(string network)
+    /// <summary>Starts <c>mk_train_bench serve</c> for the network at the suite's batch and thread count.</summary>
+    /// <param name="network"><c>mlp</c> or <c>cnn</c>.</param>
+    /// <param name="rawLibtorch">
+    /// <see langword="true"/>: libtorch as it ships (OpenBLAS pool of <see cref="Threads"/> threads) with
+    /// <c>OMP_WAIT_POLICY=PASSIVE</c>, its best setting; <see langword="false"/>: OpenBLAS at 1 thread and libgomp's default
+    /// policy, one pool, for the oneDNN GEMM lower bound (the <c>gN</c> command).
+    /// </param>
+    internal static Process StartProgram(string network, bool rawLibtorch = true)
     {
         string path = Path.Combine(RepositoryRoot(), "artifacts", "native", "bin", "mk_train_bench");
         if (!File.Exists(path))
@@ -117,9 +128,20 @@ public class TrainingBenchmarks
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (rawLibtorch)
+        {
+            start.Environment["OMP_WAIT_POLICY"] = "PASSIVE";
+        }
         foreach (string arg in (string[])["serve", "--network", network, "--batch", Batch.ToString(CultureInfo.InvariantCulture), "--threads", Threads.ToString(CultureInfo.InvariantCulture)])
         {
             start.ArgumentList.Add(arg);
+        }
+
+        if (!rawLibtorch)
+        {
+            start.ArgumentList.Add("--blas-threads");
+            start.ArgumentList.Add("1");
+            start.Environment.Remove("OMP_WAIT_POLICY");
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start '{path}'.");

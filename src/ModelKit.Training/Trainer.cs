@@ -362,12 +362,6 @@ public sealed partial class Trainer : IDisposable
             }
 
             TorchLibrary.EnsureLoaded(_options.LibraryPath);
-            int requested = _options.ThreadCount == 0 ? Environment.ProcessorCount : _options.ThreadCount;
-            if (requested > 1 && Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") is null)
-            {
-                TrainingLog.OpenMpSpinning(_logger);
-            }
-
             int threads = _options.ThreadCount == 0 ? Environment.ProcessorCount : _options.ThreadCount;
             TorchLibrary.ThrowIfFailed(MkRuntime.SetNumThreads(threads), "mk_runtime_set_num_threads");
             TorchLibrary.ThrowIfFailed(MkRuntime.Version(out nint version), "mk_runtime_version");

@@ -7,7 +7,9 @@
 //       Adam steps of mk_bench_raw.h's network on one fixed batch; prints one JSON line with seconds and samples/s.
 //   mk_train_bench serve --network mlp|cnn [--batch 256] [--threads 2]
 //       Builds the network, warms it up, prints "ready"; then for every line "N" on stdin trains N steps and prints
-//       the seconds they took ("q" or end of input stops). TrainingBenchmarks drives this mode.
+//       the seconds they took ("q" or end of input stops); for "gN" it runs N times the five GEMMs of one MLP training
+//       step at this batch size in oneDNN (the GEMM lower bound, see gemm) and prints the seconds. TrainingBenchmarks
+//       drives this mode.
 //   mk_train_bench gemm [--batch 256] [--threads 2] [--repeat 200]
 //       Times the MLP's five training GEMMs per step (forward 784-256 and 256-10; backward dW2, dH, dW1) with libtorch's
 //       at::mm (OpenBLAS here) and with oneDNN's dnnl_sgemm (libdnnl.so.2, the library libtorch links for its mkldnn
@@ -103,13 +105,66 @@ Args parse(int argc, char** argv) {
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
+// The five GEMMs of one training step of Linear 784-256 -> ReLU -> Linear 256-10 at batch b (the input needs no gradient),
+// row-major, as op(A)[m,k] op(B)[k,n].
+struct Gemm {
+    const char* name;
+    char ta, tb;
+    int64_t m, n, k;
+};
+
+std::vector<Gemm> mlp_gemms(int64_t b) {
+    return {
+        {"forward 784-256: Y1[b,256] = X[b,784] W1^T", 'N', 'T', b, 256, 784},
+        {"forward 256-10: Y2[b,10] = H[b,256] W2^T", 'N', 'T', b, 10, 256},
+        {"backward dW2[10,256] = G2^T[10,b] H[b,256]", 'T', 'N', 10, 256, b},
+        {"backward dH[b,256] = G2[b,10] W2[10,256]", 'N', 'N', b, 256, 10},
+        {"backward dW1[256,784] = G1^T[256,b] X[b,784]", 'T', 'N', 256, 784, b},
+    };
+}
+
+// Operands for one GEMM: A and B stored as the transpose flags say, C [m, n].
+struct GemmOperands {
+    at::Tensor a, b, c;
+    explicit GemmOperands(const Gemm& g)
+        : a(g.ta == 'N' ? torch::rand({g.m, g.k}) : torch::rand({g.k, g.m})),
+          b(g.tb == 'N' ? torch::rand({g.k, g.n}) : torch::rand({g.n, g.k})),
+          c(torch::empty({g.m, g.n})) {}
+    int run_dnnl(const Gemm& g) {
+        return dnnl_sgemm(g.ta, g.tb, g.m, g.n, g.k, 1.f, a.data_ptr<float>(), a.size(1), b.data_ptr<float>(), b.size(1), 0.f,
+                          c.data_ptr<float>(), g.n);
+    }
+};
+
 int train(const Args& a, bool serve) {
     mk::bench::RawState state(a.network == "mlp" ? 0 : 1, a.batch);
     for (int i = 0; i < a.warmup; ++i) state.step();
     if (serve) {
         std::cout << "ready" << std::endl;
         std::string line;
+        std::vector<Gemm> gemms;
+        std::vector<GemmOperands> operands;
         while (std::getline(std::cin, line) && line != "q") {
+            if (!line.empty() && line[0] == 'g') {
+                const int sets = positive("gemm sets", line.c_str() + 1);
+                if (gemms.empty()) {
+                    gemms = mlp_gemms(a.batch);
+                    for (const Gemm& g : gemms) operands.emplace_back(g);
+                }
+                int status = 0;
+                const auto start = Clock::now();
+                for (int s = 0; s < sets; ++s) {
+                    for (size_t i = 0; i < gemms.size(); ++i) status |= operands[i].run_dnnl(gemms[i]);
+                }
+                const double seconds = seconds_since(start);
+                if (status != 0) {
+                    std::fprintf(stderr, "mk_train_bench: dnnl_sgemm failed\n");
+                    return 1;
+                }
+                std::printf("%.9f\n", seconds);
+                std::fflush(stdout);
+                continue;
+            }
             const int steps = positive("steps", line.c_str());
             const auto start = Clock::now();
             for (int s = 0; s < steps; ++s) state.step();
@@ -142,22 +197,8 @@ double median_seconds(int repeat, F&& call) {
     return t[static_cast<size_t>(repeat / 2)];
 }
 
-struct Gemm {
-    const char* name;
-    char ta, tb;
-    int64_t m, n, k;
-};
-
 int gemm(const Args& a) {
-    const int64_t b = a.batch;
-    // Row-major shapes of one training step of Linear 784-256 -> ReLU -> Linear 256-10 at batch b (the input needs no gradient).
-    const Gemm gemms[] = {
-        {"forward 784-256: Y1[b,256] = X[b,784] W1^T", 'N', 'T', b, 256, 784},
-        {"forward 256-10: Y2[b,10] = H[b,256] W2^T", 'N', 'T', b, 10, 256},
-        {"backward dW2[10,256] = G2^T[10,b] H[b,256]", 'T', 'N', 10, 256, b},
-        {"backward dH[b,256] = G2[b,10] W2[10,256]", 'N', 'N', b, 256, 10},
-        {"backward dW1[256,784] = G1^T[256,b] X[b,784]", 'T', 'N', 256, 784, b},
-    };
+    const std::vector<Gemm> gemms = mlp_gemms(a.batch);
     std::printf("{\"mode\":\"gemm\",\"batch\":%d,\"threads\":%d,\"openblas_core\":\"%s\",\"has_mkldnn\":%s,\"gemms\":[", a.batch, a.threads,
                 openblas_get_corename(), at::hasMKLDNN() ? "true" : "false");
     double total_torch = 0, total_dnnl = 0, total_best = 0, flops = 0;

@@ -18,6 +18,7 @@
 #include <torch/csrc/autograd/grad_mode.h>
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
+#include "mk_kernels.h"
 #include "mk_network_impl.h"
 #include "mk_runtime_impl.h"
 
@@ -298,7 +299,7 @@ at::Tensor mk_network::run_layer(size_t index, const at::Tensor& x, bool trainin
     const int64_t* a = layer.ints;
     switch (layer.kind) {
         case MK_LAYER_LINEAR:
-            return layer.linear->forward(x);
+            return mk::linear(x, layer.linear->weight, layer.linear->bias);
         case MK_LAYER_CONV2D:
             return layer.conv2d->forward(x);
         case MK_LAYER_CONV1D:
@@ -312,7 +313,7 @@ at::Tensor mk_network::run_layer(size_t index, const at::Tensor& x, bool trainin
         case MK_LAYER_EMBEDDING:
             return layer.embedding->forward(x.to(at::kLong));
         case MK_LAYER_RELU:
-            return at::relu(x);
+            return mk::relu(x);
         case MK_LAYER_FLATTEN:
             return x.flatten(1);
         case MK_LAYER_MAXPOOL2D:
@@ -337,12 +338,9 @@ at::Tensor mk_network::run_layer(size_t index, const at::Tensor& x, bool trainin
             return at::log_softmax(x, a[0]);
         case MK_LAYER_DROPOUT:
             if (training && layer.reals[0] > 0.0) {
-                // Same semantics as torch.nn.functional.dropout (inverted dropout), with the network's
-                // own generator so that training is reproducible per network.
-                // The mask is scaled in place (keep is 0 or 1, so x * (keep * s) equals (x * keep) * s bit for bit):
-                // one temporary and one pass fewer than multiplying twice.
-                at::Tensor keep = at::empty_like(x).bernoulli_(1.0 - layer.reals[0], dropout_generator);
-                return x * keep.mul_(1.0 / (1.0 - layer.reals[0]));
+                // Inverted dropout as torch.nn.functional.dropout computes it, with the mask drawn from the network's own
+                // generator (one draw per call; see mk_kernels.h) so that training is reproducible per network.
+                return mk::dropout(x, layer.reals[0], dropout_generator);
             }
             return x;
         default:

@@ -19,10 +19,14 @@ thread_local int t_applied_threads = 0;
 std::mutex g_seed_mutex;
 std::atomic<int> g_requested_threads{0};
 
-// libtorch sizes its OpenMP team with at::set_num_threads, but Debian's libtorch runs fp32 GEMMs in OpenBLAS
-// (libopenblas0-pthread), which keeps its own pthread pool sized by OPENBLAS_NUM_THREADS or the core count. Without this,
-// each of 2 ranks x 1 thread on 2 cores still ran its GEMMs on 2 OpenBLAS threads (4 busy threads on 2 cores). Looked up
-// in the already loaded libopenblas (RTLD_NOLOAD), so the shim does not depend on OpenBLAS being the BLAS.
+// One thread pool per process: libtorch's OpenMP team. Debian's libtorch runs the fp32 GEMMs it does itself (at::mm) in
+// OpenBLAS (libopenblas0-pthread), which keeps its own pthread pool sized by OPENBLAS_NUM_THREADS or the core count; its
+// workers spin for ~0.1 s after each GEMM, and libgomp's spin for the team, so the two pools took turns starving each
+// other (quick start's MLP, 2 threads on 2 cores: 8-13 ms per step with libgomp's default wait policy, 2.8 ms with
+// OMP_WAIT_POLICY=PASSIVE, where every parallel region then pays a futex wake-up). Linear's GEMMs now run in oneDNN on the
+// OpenMP team (mk_kernels.h) and OpenBLAS is kept at one thread, so whatever libtorch still sends it runs on the calling
+// thread: 1.9 ms per step with the default policy. Looked up in the already loaded libopenblas (RTLD_NOLOAD), so the shim
+// does not depend on OpenBLAS being the BLAS.
 void set_blas_threads(int threads) noexcept {
     using SetThreads = void (*)(int);
     static SetThreads set = [] {
@@ -107,7 +111,7 @@ MK_API int mk_runtime_set_num_threads(int32_t num_threads) {
                     "num_threads must be 1 or greater, got " + std::to_string(num_threads));
         mk::tune_allocator_once();
         g_requested_threads.store(num_threads, std::memory_order_relaxed);
-        set_blas_threads(num_threads);
+        set_blas_threads(1);
         t_applied_threads = 0;
         mk::apply_num_threads();
         return MK_OK;)

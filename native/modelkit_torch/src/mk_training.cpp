@@ -201,7 +201,15 @@ MK_API int mk_network_train_step_ex(mk_network* network, mk_optimizer* optimizer
         mk::apply_num_threads();
         network->sequential->train();
         if (args->zero_grad != 0) {
-            optimizer->optimizer->zero_grad();
+            // Gradients set to none (PyTorch's zero_grad(set_to_none=True), its default since 2.0), not filled with zeros:
+            // the backward pass then hands each parameter its freshly computed gradient instead of adding it onto a zeroed
+            // one (one memset and one read-add-write pass over every gradient saved per step). Optimizers skip a parameter
+            // whose gradient stays undefined, as PyTorch's do; every layer here gives all its parameters a gradient.
+            for (auto& group : optimizer->optimizer->param_groups()) {
+                for (auto& p : group.params()) {
+                    p.mutable_grad() = at::Tensor();
+                }
+            }
         }
         if (group != nullptr) {
             mk::broadcast_buffers(group, network);

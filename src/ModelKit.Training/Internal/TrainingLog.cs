@@ -26,9 +26,6 @@ internal static partial class TrainingLog
     [LoggerMessage(EventId = 3007, Level = LogLevel.Debug, Message = "Evaluated {SampleCount} samples: accuracy {Accuracy:F4}")]
     public static partial void Evaluated(ILogger logger, int sampleCount, double accuracy);
 
-    [LoggerMessage(EventId = 3008, Level = LogLevel.Warning, Message = "OMP_WAIT_POLICY is not set: idle OpenMP threads spin and can slow training several times on busy machines. Start the process with OMP_WAIT_POLICY=PASSIVE (ModelKit does not change the environment of a running process)")]
-    public static partial void OpenMpSpinning(ILogger logger);
-
     [LoggerMessage(EventId = 3006, Level = LogLevel.Error, Message = "Training run {RunId} failed")]
     public static partial void RunFailed(ILogger logger, string runId, Exception exception);
 }

@@ -1,0 +1,226 @@
+// See mk_kernels.h.
+#include "mk_kernels.h"
+
+#include <cmath>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Functions.h>
+#include <ATen/Parallel.h>
+#include <ATen/TensorOperators.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include "mk_error.h"
+
+// oneDNN 2.x's C API (libdnnl.so.2, a dependency of libtorch_cpu itself; Debian packages no dnnl.h): row-major
+// single-precision GEMM C = alpha * op(A) * op(B) + beta * C; returns dnnl_success (0) on success.
+extern "C" int dnnl_sgemm(char transa, char transb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                          const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+namespace mk {
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+// C[m, n] = op(A) op(B) + beta C; row-major, leading dimensions as stored.
+void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+           float beta, float* c, int64_t ldc) {
+    const int status = dnnl_sgemm(ta, tb, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+    if (status != 0) {  // the message is built only on failure: this runs several times per training step
+        throw ShimError(MK_E_TORCH, "oneDNN's dnnl_sgemm failed with status " + std::to_string(status) + " for a " +
+                                        std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
+                                        std::to_string(n) + " product");
+    }
+}
+
+// Linear on a contiguous float32 matrix x [n, in]; the caller reshapes other ranks.
+class LinearFunction : public torch::autograd::Function<LinearFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+        const at::Tensor w = weight.contiguous();
+        const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+        at::Tensor y = at::empty({n, out}, x.options());
+        float beta = 0.0f;
+        const bool has_bias = bias.numel() > 0;  // a bias-free layer passes an empty placeholder (see mk::linear)
+        if (has_bias) {
+            y.copy_(bias.expand({n, out}));  // the GEMM then adds onto the bias rows, as addmm does
+            beta = 1.0f;
+        }
+        sgemm('N', 'T', n, out, in, x.data_ptr<float>(), in, w.data_ptr<float>(), in, beta, y.data_ptr<float>(), out);
+        ctx->save_for_backward({x, w});
+        ctx->saved_data["has_bias"] = has_bias;
+        return y;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const auto saved = ctx->get_saved_variables();
+        const at::Tensor& x = saved[0];
+        const at::Tensor& w = saved[1];
+        const at::Tensor g = grad_outputs[0].contiguous();
+        const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+        at::Tensor dx, dw, db;
+        if (ctx->needs_input_grad(0)) {
+            dx = at::empty({n, in}, g.options());  // dX[n, in] = dY[n, out] W[out, in]
+            sgemm('N', 'N', n, in, out, g.data_ptr<float>(), out, w.data_ptr<float>(), in, 0.0f, dx.data_ptr<float>(), in);
+        }
+        if (ctx->needs_input_grad(1)) {
+            dw = at::empty({out, in}, g.options());  // dW[out, in] = dY^T[out, n] X[n, in]
+            sgemm('T', 'N', out, in, n, g.data_ptr<float>(), out, x.data_ptr<float>(), in, 0.0f, dw.data_ptr<float>(), in);
+        }
+        if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) {
+            db = g.sum(0);
+        }
+        return {dx, dw, db};
+    }
+};
+
+inline uint64_t splitmix64_mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return z ^ (z >> 31);
+}
+
+constexpr uint64_t kGoldenGamma = 0x9E3779B97F4A7C15ULL;
+
+// Calls body(i, keep) for every element index i in [0, n) in parallel, with keep drawn as mk_kernels.h describes.
+template <typename Body>
+void for_each_keep(int64_t n, uint64_t seed, uint64_t threshold, Body body) {
+    at::parallel_for(0, (n + 1) / 2, 4096, [&](int64_t begin, int64_t end) {
+        for (int64_t j = begin; j < end; ++j) {
+            const uint64_t h = splitmix64_mix(seed + static_cast<uint64_t>(j + 1) * kGoldenGamma);
+            body(2 * j, (h & 0xFFFFFFFFULL) < threshold);
+            if (2 * j + 1 < n) {
+                body(2 * j + 1, (h >> 32) < threshold);
+            }
+        }
+    });
+}
+
+uint64_t keep_threshold(double p) { return static_cast<uint64_t>(std::llround((1.0 - p) * 4294967296.0)); }
+
+// Dropout on a contiguous float32 tensor: the forward writes x * scale or 0 while it draws the keep decisions, and keeps them
+// as one byte per element for the backward (a quarter of a float mask; drawing them again cost more than reading them).
+class DropoutFunction : public torch::autograd::Function<DropoutFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, double p, int64_t seed) {
+        at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+        at::Tensor keep = at::empty({x.numel()}, x.options().dtype(at::kByte));
+        const float scale = static_cast<float>(1.0 / (1.0 - p));
+        const float* in = x.data_ptr<float>();
+        float* o = out.data_ptr<float>();
+        uint8_t* k = keep.data_ptr<uint8_t>();
+        for_each_keep(x.numel(), static_cast<uint64_t>(seed), keep_threshold(p), [&](int64_t i, bool kept) {
+            k[i] = kept ? 1 : 0;
+            o[i] = kept ? in[i] * scale : 0.0f;
+        });
+        ctx->saved_data["p"] = p;
+        ctx->save_for_backward({keep});
+        return out;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const double p = ctx->saved_data["p"].toDouble();
+        const at::Tensor keep = ctx->get_saved_variables()[0];
+        const at::Tensor g = grad_outputs[0].contiguous();
+        at::Tensor dx = at::empty_like(g, at::MemoryFormat::Contiguous);
+        const float scale = static_cast<float>(1.0 / (1.0 - p));
+        const uint8_t* k = keep.data_ptr<uint8_t>();
+        const float* gi = g.data_ptr<float>();
+        float* d = dx.data_ptr<float>();
+        at::parallel_for(0, g.numel(), 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                d[i] = k[i] != 0 ? gi[i] * scale : 0.0f;
+            }
+        });
+        return {dx, at::Tensor(), at::Tensor()};
+    }
+};
+
+// ReLU on a contiguous float32 tensor, saving its output: the backward passes the gradient where the output is positive
+// (what libtorch's ReluBackward0 computes with threshold_backward, in one parallel pass here).
+class ReluFunction : public torch::autograd::Function<ReluFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
+        at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
+        const float* in = x.data_ptr<float>();
+        float* o = out.data_ptr<float>();
+        at::parallel_for(0, x.numel(), 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                o[i] = in[i] > 0.0f ? in[i] : (std::isnan(in[i]) ? in[i] : 0.0f);  // NaN propagates, as clamp_min does
+            }
+        });
+        ctx->save_for_backward({out});
+        return out;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const at::Tensor out = ctx->get_saved_variables()[0];
+        const at::Tensor g = grad_outputs[0].contiguous();
+        at::Tensor dx = at::empty_like(g, at::MemoryFormat::Contiguous);
+        const float* y = out.data_ptr<float>();
+        const float* gi = g.data_ptr<float>();
+        float* d = dx.data_ptr<float>();
+        at::parallel_for(0, g.numel(), 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                d[i] = y[i] > 0.0f ? gi[i] : 0.0f;
+            }
+        });
+        return {dx};
+    }
+};
+
+bool plain_float(const at::Tensor& x) { return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.numel() > 0; }
+
+}  // namespace
+
+at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    const bool ours = x.dim() >= 1 && x.device().is_cpu() && x.scalar_type() == at::kFloat && weight.dim() == 2 &&
+                      weight.device().is_cpu() && weight.scalar_type() == at::kFloat && x.size(-1) == weight.size(1) &&
+                      (!bias.defined() || (bias.scalar_type() == at::kFloat && bias.device().is_cpu() && bias.dim() == 1 &&
+                                           bias.size(0) == weight.size(0))) &&
+                      x.numel() > 0 && weight.numel() > 0;
+    if (!ours) {
+        return at::linear(x, weight, bias);
+    }
+    const at::Tensor matrix = x.reshape({-1, x.size(-1)}).contiguous();
+    // autograd::Function takes no undefined inputs: a layer without bias passes an empty tensor that needs no gradient.
+    const at::Tensor y = LinearFunction::apply(matrix, weight, bias.defined() ? bias : at::empty({0}, weight.options().requires_grad(false)));
+    if (x.dim() == 2) {
+        return y;
+    }
+    std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
+    shape.back() = weight.size(0);
+    return y.view(shape);
+}
+
+at::Tensor relu(const at::Tensor& x) {
+    if (!plain_float(x)) {
+        return at::relu(x);
+    }
+    return ReluFunction::apply(x.contiguous());
+}
+
+at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator) {
+    require(p > 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in (0, 1), got " + std::to_string(p));
+    uint64_t seed = 0;
+    {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        seed = at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
+    }
+    if (plain_float(x)) {
+        return DropoutFunction::apply(x.contiguous(), p, static_cast<int64_t>(seed));
+    }
+    // Other floating types: the same keep decisions as a 0/1 mask, scaled in the tensor's own type (autograd's mul).
+    at::Tensor keep = at::empty({x.numel()}, at::TensorOptions().dtype(at::kBool));
+    bool* k = keep.data_ptr<bool>();
+    for_each_keep(x.numel(), seed, keep_threshold(p), [&](int64_t i, bool kept) { k[i] = kept; });
+    at::Tensor mask = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
+    mask.copy_(keep.view(x.sizes())).mul_(1.0 / (1.0 - p));
+    return x * mask;
+}
+
+}  // namespace mk

@@ -1,0 +1,80 @@
+namespace ModelKit.Training.Tests.Layers;
+
+/// <summary>
+/// Dropout in training mode, observed through one plain SGD step of <c>Dropout(p) → Linear(D, 2)</c> on an input of ones:
+/// the gradient of weight column <c>j</c> is <c>∂L/∂y · mask_j</c>, so the columns that a step leaves unchanged are exactly the
+/// dropped elements, and the kept ones all move by <c>lr · ∂L/∂y_c / (1 − p)</c> (inverted dropout, as
+/// <c>torch.nn.functional.dropout</c> defines it). <c>∂L/∂y</c> is computed here from the kept set (softmax − one-hot).
+/// </summary>
+public sealed class DropoutTrainingTests
+{
+    private const int Features = 20_000;
+
+    [Theory]
+    [InlineData(0.1)]
+    [InlineData(0.3)]
+    [InlineData(0.5)]
+    public void TrainingStep_KeepsOneMinusPOfTheElements_AndScalesThemByItsInverse(double p)
+    {
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new DropoutLayer(p), new LinearLayer(Features, 2)], new TensorSpec("x", TensorElementType.Float, [-1, Features]), seed: 5);
+        using NetworkOptimizer sgd = network.CreateOptimizer(new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 1 });
+        float[] w = network.GetParameters()[0].Data;
+        float b0 = network.GetParameters()[1].Data[0], b1 = network.GetParameters()[1].Data[1];
+
+        network.TrainStep(sgd, Ones(), [1, Features], [0]);
+        bool[] kept = KeptColumns(w, network.GetParameters()[0].Data);
+
+        // Kept count: Binomial(D, 1 - p), within 5 standard deviations.
+        int count = kept.Count(k => k);
+        double sigma = Math.Sqrt(Features * p * (1 - p));
+        Assert.InRange(count, (Features * (1 - p)) - (5 * sigma), (Features * (1 - p)) + (5 * sigma));
+
+        // The forward the step ran: y_c = b_c + sum over kept j of w_cj / (1 - p); then dL/dy_c = softmax(y)_c - [c == 0].
+        double scale = 1 / (1 - p);
+        double y0 = b0, y1 = b1;
+        for (int j = 0; j < Features; j++)
+        {
+            if (kept[j])
+            {
+                y0 += w[j] * scale;
+                y1 += w[Features + j] * scale;
+            }
+        }
+
+        double g0 = (1 / (1 + Math.Exp(y1 - y0))) - 1;
+        float[] after = network.GetParameters()[0].Data;
+        for (int j = 0; j < Features; j += 97)
+        {
+            double moved = w[j] - after[j];
+            Assert.Equal(kept[j] ? g0 * scale : 0, moved, 1e-4);
+        }
+    }
+
+    [Fact]
+    public void TrainingSteps_DrawANewMaskEachStep_IndependentOfTheLast()
+    {
+        const double p = 0.5;
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new DropoutLayer(p), new LinearLayer(Features, 2)], new TensorSpec("x", TensorElementType.Float, [-1, Features]), seed: 6);
+        using NetworkOptimizer sgd = network.CreateOptimizer(new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 1e-4 });
+
+        float[] w0 = network.GetParameters()[0].Data;
+        network.TrainStep(sgd, Ones(), [1, Features], [0]);
+        float[] w1 = network.GetParameters()[0].Data;
+        network.TrainStep(sgd, Ones(), [1, Features], [0]);
+        bool[] first = KeptColumns(w0, w1);
+        bool[] second = KeptColumns(w1, network.GetParameters()[0].Data);
+
+        // A small learning rate, so that the loss does not saturate after the first step (its gradient stays non-zero).
+        // Independent masks keep a column twice with probability (1 - p)^2: 5,000 of 20,000 expected, sigma 61.
+        int both = Enumerable.Range(0, Features).Count(j => first[j] && second[j]);
+        Assert.InRange(both, 5_000 - 310, 5_000 + 310);
+    }
+
+    private static float[] Ones() => Enumerable.Repeat(1f, Features).ToArray();
+
+    // Row 0 of the weight: a column moved iff its element was kept (the gradient is never exactly 0 for a kept element here).
+    private static bool[] KeptColumns(float[] before, float[] after) =>
+        [.. Enumerable.Range(0, Features).Select(j => before[j] != after[j])];
+}
