@@ -1,10 +1,12 @@
 // See mk_kernels.h.
 #include "mk_kernels.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
@@ -35,6 +37,16 @@ void sgemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float* a, in
                                         std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
                                         std::to_string(n) + " product");
     }
+}
+
+// Column sums of a contiguous float32 matrix g [n, out] (the bias gradient) as a GEMM with a row of ones: parallel on the
+// OpenMP team, where libtorch's sum over dimension 0 ran on the calling thread.
+at::Tensor column_sums(const at::Tensor& g) {
+    const int64_t n = g.size(0), out = g.size(1);
+    const at::Tensor ones = at::ones({n}, g.options());
+    at::Tensor sums = at::empty({out}, g.options());
+    sgemm('N', 'N', 1, out, n, ones.data_ptr<float>(), n, g.data_ptr<float>(), out, 0.0f, sums.data_ptr<float>(), out);
+    return sums;
 }
 
 // Linear on a contiguous float32 matrix x [n, in]; the caller reshapes other ranks.
@@ -72,7 +84,7 @@ public:
             sgemm('T', 'N', out, in, n, g.data_ptr<float>(), out, x.data_ptr<float>(), in, 0.0f, dw.data_ptr<float>(), in);
         }
         if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) {
-            db = g.sum(0);
+            db = column_sums(g);
         }
         return {dx, dw, db};
     }
@@ -173,6 +185,90 @@ public:
     }
 };
 
+// Linear followed by ReLU and, in training, dropout, as one autograd node: the GEMM writes x W^T, then one parallel pass adds
+// the bias, applies max(., 0) and the dropout mask (scale or 0) in place. The backward needs only that output: a gradient
+// passes where the output is not <= 0 (kept by dropout and positive after ReLU, or NaN, as threshold_backward lets NaN
+// through) and is scaled by 1 / (1 - p); then db, dX and dW as Linear's backward.
+class LinearReluDropoutFunction : public torch::autograd::Function<LinearReluDropoutFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                              double p, int64_t seed) {
+        const at::Tensor w = weight.contiguous();
+        const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+        at::Tensor y = at::empty({n, out}, x.options());
+        sgemm('N', 'T', n, out, in, x.data_ptr<float>(), in, w.data_ptr<float>(), in, 0.0f, y.data_ptr<float>(), out);
+        const bool has_bias = bias.numel() > 0;
+        const at::Tensor b = has_bias ? bias.contiguous() : bias;
+        const float* bp = has_bias ? b.data_ptr<float>() : nullptr;
+        float* yp = y.data_ptr<float>();
+        const float scale = p > 0.0 ? static_cast<float>(1.0 / (1.0 - p)) : 1.0f;
+        const uint64_t threshold = keep_threshold(p);
+        // Rows in parallel. Per row: the dropout multipliers (scale or 0; element i uses the 32-bit half i % 2 of the hash of
+        // pair i / 2, as for_each_keep does) into a small buffer, then one branch-free pass max(y + b, 0) * multiplier that
+        // the compiler vectorises. A NaN stays NaN (also where dropped: NaN * 0, as x * mask does in libtorch).
+        at::parallel_for(0, n, std::max<int64_t>(1, 8192 / out), [&](int64_t begin, int64_t end) {
+            std::vector<float> multiplier(static_cast<size_t>(out), 1.0f);
+            std::vector<float> zero_bias(bp == nullptr ? static_cast<size_t>(out) : 0, 0.0f);
+            const float* bias_row = bp != nullptr ? bp : zero_bias.data();
+            float* m = multiplier.data();
+            for (int64_t r = begin; r < end; ++r) {
+                if (p > 0.0) {
+                    const int64_t base = r * out;
+                    uint64_t h = 0;
+                    for (int64_t c = 0; c < out; ++c) {
+                        const int64_t i = base + c;
+                        if (c == 0 || (i & 1) == 0) {
+                            h = splitmix64_mix(static_cast<uint64_t>(seed) + static_cast<uint64_t>((i >> 1) + 1) * kGoldenGamma);
+                        }
+                        const uint64_t u = (i & 1) != 0 ? (h >> 32) : (h & 0xFFFFFFFFULL);
+                        m[c] = u < threshold ? scale : 0.0f;
+                    }
+                }
+                float* __restrict row = yp + r * out;
+                for (int64_t c = 0; c < out; ++c) {
+                    const float v = row[c] + bias_row[c];
+                    row[c] = (v < 0.0f ? 0.0f : v) * m[c];
+                }
+            }
+        });
+        ctx->save_for_backward({x, w, y});
+        ctx->saved_data["p"] = p;
+        ctx->saved_data["has_bias"] = has_bias;
+        return y;
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const auto saved = ctx->get_saved_variables();
+        const at::Tensor& x = saved[0];
+        const at::Tensor& w = saved[1];
+        const at::Tensor& y = saved[2];
+        const double p = ctx->saved_data["p"].toDouble();
+        const float scale = p > 0.0 ? static_cast<float>(1.0 / (1.0 - p)) : 1.0f;
+        const at::Tensor g = grad_outputs[0].contiguous();
+        const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+        at::Tensor gi = at::empty({n, out}, g.options());
+        const float* yp = y.data_ptr<float>();
+        const float* gp = g.data_ptr<float>();
+        float* gip = gi.data_ptr<float>();
+        at::parallel_for(0, n * out, 8192, [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) gip[i] = (yp[i] <= 0.0f ? 0.0f : gp[i]) * scale;
+        });
+        at::Tensor dx, dw, db;
+        if (ctx->needs_input_grad(0)) {
+            dx = at::empty({n, in}, g.options());
+            sgemm('N', 'N', n, in, out, gip, out, w.data_ptr<float>(), in, 0.0f, dx.data_ptr<float>(), in);
+        }
+        if (ctx->needs_input_grad(1)) {
+            dw = at::empty({out, in}, g.options());
+            sgemm('T', 'N', out, in, n, gip, out, x.data_ptr<float>(), in, 0.0f, dw.data_ptr<float>(), in);
+        }
+        if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) {
+            db = column_sums(gi);
+        }
+        return {dx, dw, db, at::Tensor(), at::Tensor()};
+    }
+};
+
 bool plain_float(const at::Tensor& x) { return x.device().is_cpu() && x.scalar_type() == at::kFloat && x.numel() > 0; }
 
 }  // namespace
@@ -195,6 +291,25 @@ at::Tensor linear(const at::Tensor& x, const at::Tensor& weight, const at::Tenso
     std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
     shape.back() = weight.size(0);
     return y.view(shape);
+}
+
+at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
+                               at::Generator& generator) {
+    const bool ours = x.dim() == 2 && plain_float(x) && weight.dim() == 2 && plain_float(weight) && x.size(1) == weight.size(1) &&
+                      (!bias.defined() || (bias.dim() == 1 && plain_float(bias) && bias.size(0) == weight.size(0)));
+    if (!ours) {
+        const at::Tensor h = mk::relu(mk::linear(x, weight, bias));
+        return p > 0.0 ? mk::dropout(h, p, generator) : h;
+    }
+    require(p >= 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in [0, 1), got " + std::to_string(p));
+    uint64_t seed = 0;
+    if (p > 0.0) {
+        std::lock_guard<std::mutex> lock(generator.mutex());
+        seed = at::check_generator<at::CPUGeneratorImpl>(generator)->random64();
+    }
+    return LinearReluDropoutFunction::apply(x.contiguous(), weight,
+                                            bias.defined() ? bias : at::empty({0}, weight.options().requires_grad(false)), p,
+                                            static_cast<int64_t>(seed));
 }
 
 at::Tensor relu(const at::Tensor& x) {

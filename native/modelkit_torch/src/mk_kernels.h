@@ -31,4 +31,12 @@ at::Tensor relu(const at::Tensor& x);
 // (float32 tensors: one pass forward that also keeps the decisions as bytes, one pass backward).
 at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator);
 
+// relu(linear(x, weight, bias)) followed, when p > 0, by dropout(., p, generator), as one autograd node (one GEMM and one
+// parallel pass forward; one pass and two GEMMs backward). The same values as the three calls up to the rounding of the bias
+// addition (added after the GEMM instead of before it), and the same dropout decisions (one draw of `generator` when
+// p > 0, the same counter-based mask). x: float32 [N, in]; other ranks, types or devices take the three calls.
+// Throws mk::ShimError (MK_E_INVALID_ARGUMENT) when p is outside [0, 1).
+at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
+                               at::Generator& generator);
+
 }  // namespace mk

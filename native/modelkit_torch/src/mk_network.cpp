@@ -289,6 +289,15 @@ at::Tensor mk_network::run(const at::Tensor& input, size_t begin, size_t end, bo
             i = body_end + (layer.ints[1] != 0 ? 1 : 0) - 1;
             continue;
         }
+        if (layer.kind == MK_LAYER_LINEAR && i + 1 < end && layers[i + 1].kind == MK_LAYER_RELU) {
+            // Linear -> ReLU (-> Dropout) as one autograd node (mk_kernels.h); a Dropout outside training, or with p = 0,
+            // is the identity and is consumed too.
+            const bool dropout_follows = i + 2 < end && layers[i + 2].kind == MK_LAYER_DROPOUT;
+            const double p = dropout_follows && training ? layers[i + 2].reals[0] : 0.0;
+            x = mk::linear_relu_dropout(x, layer.linear->weight, layer.linear->bias, p, dropout_generator);
+            i += dropout_follows ? 2 : 1;
+            continue;
+        }
         x = run_layer(i, x, training);
     }
     return x;

@@ -51,6 +51,54 @@ public sealed class DropoutTrainingTests
         }
     }
 
+    [Theory]
+    [InlineData(0.1)]
+    [InlineData(0.5)]
+    public void TrainingStep_AfterLinearAndRelu_KeepsOneMinusPAndScales(double p)
+    {
+        // Linear -> ReLU -> Dropout runs as one fused node in the shim: the same observation through the second Linear, with
+        // the first set so that every hidden unit is relu(1 * 1 + 0) = 1 before dropout.
+        using SequentialNetwork network = TestTorch.Trainer.CreateNetwork(
+            [new LinearLayer(1, Features), new ReluLayer(), new DropoutLayer(p), new LinearLayer(Features, 2)],
+            new TensorSpec("x", TensorElementType.Float, [-1, 1]),
+            seed: 7);
+        IReadOnlyList<NamedParameter> initial = network.GetParameters();
+        network.LoadParameters(
+        [
+            initial[0] with { Data = Enumerable.Repeat(1f, Features).ToArray() },
+            initial[1] with { Data = new float[Features] },
+            initial[2],
+            initial[3],
+        ]);
+        using NetworkOptimizer sgd = network.CreateOptimizer(new OptimizerSettings { Kind = OptimizerKind.Sgd, LearningRate = 1e-3 });
+        float[] w = network.GetParameters()[2].Data;
+        float b0 = initial[3].Data[0], b1 = initial[3].Data[1];
+
+        network.TrainStep(sgd, [1f], [1, 1], [0]);
+        float[] after = network.GetParameters()[2].Data;
+        bool[] kept = KeptColumns(w, after);
+
+        int count = kept.Count(k => k);
+        double sigma = Math.Sqrt(Features * p * (1 - p));
+        Assert.InRange(count, (Features * (1 - p)) - (5 * sigma), (Features * (1 - p)) + (5 * sigma));
+        double scale = 1 / (1 - p);
+        double y0 = b0, y1 = b1;
+        for (int j = 0; j < Features; j++)
+        {
+            if (kept[j])
+            {
+                y0 += w[j] * scale;
+                y1 += w[Features + j] * scale;
+            }
+        }
+
+        double g0 = (1 / (1 + Math.Exp(y1 - y0))) - 1;
+        for (int j = 0; j < Features; j += 97)
+        {
+            Assert.Equal(kept[j] ? 1e-3 * g0 * scale : 0, w[j] - after[j], 1e-6);
+        }
+    }
+
     [Fact]
     public void TrainingSteps_DrawANewMaskEachStep_IndependentOfTheLast()
     {
