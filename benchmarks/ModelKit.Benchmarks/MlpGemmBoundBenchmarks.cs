@@ -39,14 +39,9 @@ public class MlpGemmBoundBenchmarks
     public void Setup()
     {
         _trainer = new Trainer(Options.Create(new TorchTrainingOptions { ThreadCount = TrainingBenchmarks.Threads }));
-        _network = _trainer.CreateNetwork(
-            [new FlattenLayer(), new LinearLayer(784, 256), new ReluLayer(), new DropoutLayer(0.1), new LinearLayer(256, 10)],
-            new TensorSpec("input", TensorElementType.Float, [-1, 1, 28, 28]),
-            1);
+        _network = _trainer.CreateNetwork(TrainingBenchmarks.MlpLayers, new TensorSpec("input", TensorElementType.Float, [-1, 1, 28, 28]), 1);
         _optimizer = _network.CreateOptimizer(new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3 });
-        var random = new Random(3);
-        _features = [.. Enumerable.Range(0, Batch * 784).Select(_ => (float)random.NextDouble())];
-        _labels = [.. Enumerable.Range(0, Batch).Select(_ => (long)random.Next(10))];
+        (_features, _labels) = TrainingBenchmarks.RandomBatch();
         _program = TrainingBenchmarks.StartProgram("mlp", rawLibtorch: false);
     }
 

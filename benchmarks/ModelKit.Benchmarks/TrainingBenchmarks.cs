@@ -50,24 +50,12 @@ public class TrainingBenchmarks
     {
         _trainer = new Trainer(Options.Create(new TorchTrainingOptions { ThreadCount = Threads }));
         LayerSpec[] layers = Network == "mlp"
-            ? [new FlattenLayer(), new LinearLayer(784, 256), new ReluLayer(), new DropoutLayer(0.1), new LinearLayer(256, 10)]
+            ? MlpLayers
             : [new Conv2dLayer(1, 32, 3), new ReluLayer(), new MaxPool2dLayer(2), new Conv2dLayer(32, 64, 3), new ReluLayer(), new MaxPool2dLayer(2),
                new FlattenLayer(), new DropoutLayer(0.25), new LinearLayer(1600, 128), new ReluLayer(), new LinearLayer(128, 10)];
         _network = _trainer.CreateNetwork(layers, new TensorSpec("input", TensorElementType.Float, [-1, 1, 28, 28]), 1);
         _optimizer = _network.CreateOptimizer(new OptimizerSettings { Kind = OptimizerKind.Adam, LearningRate = 1e-3 });
-        var random = new Random(3);
-        _features = new float[Batch * 784];
-        for (int i = 0; i < _features.Length; i++)
-        {
-            _features[i] = (float)random.NextDouble();
-        }
-
-        _labels = new long[Batch];
-        for (int i = 0; i < Batch; i++)
-        {
-            _labels[i] = random.Next(10);
-        }
-
+        (_features, _labels) = RandomBatch();
         _shape = [Batch, 1, 28, 28];
         _program = StartProgram(Network);
     }
@@ -104,6 +92,19 @@ public class TrainingBenchmarks
         }
 
         return loss;
+    }
+
+    /// <summary>Gets the quick start's MLP: Flatten → Linear 784-256 → ReLU → Dropout 0.1 → Linear 256-10.</summary>
+    internal static LayerSpec[] MlpLayers => [new FlattenLayer(), new LinearLayer(784, 256), new ReluLayer(), new DropoutLayer(0.1), new LinearLayer(256, 10)];
+
+    /// <summary>One fixed batch of <see cref="Batch"/> images of 28×28 random pixels in [0, 1) and random labels in [0, 10) (seed 3).</summary>
+    /// <returns>The pixels, float32 [Batch, 1, 28, 28] row-major, and the labels, int64 [Batch].</returns>
+    internal static (float[] Features, long[] Labels) RandomBatch()
+    {
+        var random = new Random(3);
+        float[] features = [.. Enumerable.Range(0, Batch * 784).Select(_ => (float)random.NextDouble())];
+        long[] labels = [.. Enumerable.Range(0, Batch).Select(_ => (long)random.Next(10))];
+        return (features, labels);
     }
 
     /// <summary>Starts <c>mk_train_bench serve</c> for the network at the suite's batch and thread count.</summary>

@@ -49,6 +49,25 @@ at::Tensor column_sums(const at::Tensor& g) {
     return sums;
 }
 
+// Linear's backward from the gradient of its output g [n, out] (contiguous): dX = g W, dW = g^T X and db = column sums
+// of g, each only where the node's input needs it (inputs 0, 1, 2: x, weight, bias). Shared by both Linear nodes.
+tensor_list linear_backward(AutogradContext* ctx, const at::Tensor& g, const at::Tensor& x, const at::Tensor& w) {
+    const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+    at::Tensor dx, dw, db;
+    if (ctx->needs_input_grad(0)) {
+        dx = at::empty({n, in}, g.options());  // dX[n, in] = dY[n, out] W[out, in]
+        sgemm('N', 'N', n, in, out, g.data_ptr<float>(), out, w.data_ptr<float>(), in, 0.0f, dx.data_ptr<float>(), in);
+    }
+    if (ctx->needs_input_grad(1)) {
+        dw = at::empty({out, in}, g.options());  // dW[out, in] = dY^T[out, n] X[n, in]
+        sgemm('T', 'N', out, in, n, g.data_ptr<float>(), out, x.data_ptr<float>(), in, 0.0f, dw.data_ptr<float>(), in);
+    }
+    if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) {
+        db = column_sums(g);
+    }
+    return {dx, dw, db};
+}
+
 // Linear on a contiguous float32 matrix x [n, in]; the caller reshapes other ranks.
 class LinearFunction : public torch::autograd::Function<LinearFunction> {
 public:
@@ -72,21 +91,7 @@ public:
         const auto saved = ctx->get_saved_variables();
         const at::Tensor& x = saved[0];
         const at::Tensor& w = saved[1];
-        const at::Tensor g = grad_outputs[0].contiguous();
-        const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
-        at::Tensor dx, dw, db;
-        if (ctx->needs_input_grad(0)) {
-            dx = at::empty({n, in}, g.options());  // dX[n, in] = dY[n, out] W[out, in]
-            sgemm('N', 'N', n, in, out, g.data_ptr<float>(), out, w.data_ptr<float>(), in, 0.0f, dx.data_ptr<float>(), in);
-        }
-        if (ctx->needs_input_grad(1)) {
-            dw = at::empty({out, in}, g.options());  // dW[out, in] = dY^T[out, n] X[n, in]
-            sgemm('T', 'N', out, in, n, g.data_ptr<float>(), out, x.data_ptr<float>(), in, 0.0f, dw.data_ptr<float>(), in);
-        }
-        if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) {
-            db = column_sums(g);
-        }
-        return {dx, dw, db};
+        return linear_backward(ctx, grad_outputs[0].contiguous(), x, w);
     }
 };
 
@@ -245,7 +250,7 @@ public:
         const double p = ctx->saved_data["p"].toDouble();
         const float scale = p > 0.0 ? static_cast<float>(1.0 / (1.0 - p)) : 1.0f;
         const at::Tensor g = grad_outputs[0].contiguous();
-        const int64_t n = x.size(0), in = w.size(1), out = w.size(0);
+        const int64_t n = x.size(0), out = w.size(0);
         at::Tensor gi = at::empty({n, out}, g.options());
         const float* yp = y.data_ptr<float>();
         const float* gp = g.data_ptr<float>();
@@ -253,19 +258,10 @@ public:
         at::parallel_for(0, n * out, 8192, [&](int64_t begin, int64_t end) {
             for (int64_t i = begin; i < end; ++i) gip[i] = (yp[i] <= 0.0f ? 0.0f : gp[i]) * scale;
         });
-        at::Tensor dx, dw, db;
-        if (ctx->needs_input_grad(0)) {
-            dx = at::empty({n, in}, g.options());
-            sgemm('N', 'N', n, in, out, gip, out, w.data_ptr<float>(), in, 0.0f, dx.data_ptr<float>(), in);
-        }
-        if (ctx->needs_input_grad(1)) {
-            dw = at::empty({out, in}, g.options());
-            sgemm('T', 'N', out, in, n, gip, out, x.data_ptr<float>(), in, 0.0f, dw.data_ptr<float>(), in);
-        }
-        if (ctx->saved_data["has_bias"].toBool() && ctx->needs_input_grad(2)) {
-            db = column_sums(gi);
-        }
-        return {dx, dw, db, at::Tensor(), at::Tensor()};
+        tensor_list grads = linear_backward(ctx, gi, x, w);
+        grads.emplace_back();  // p
+        grads.emplace_back();  // seed
+        return grads;
     }
 };
 

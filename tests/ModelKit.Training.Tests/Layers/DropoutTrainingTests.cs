@@ -23,32 +23,8 @@ public sealed class DropoutTrainingTests
         float b0 = network.GetParameters()[1].Data[0], b1 = network.GetParameters()[1].Data[1];
 
         network.TrainStep(sgd, Ones(), [1, Features], [0]);
-        bool[] kept = KeptColumns(w, network.GetParameters()[0].Data);
 
-        // Kept count: Binomial(D, 1 - p), within 5 standard deviations.
-        int count = kept.Count(k => k);
-        double sigma = Math.Sqrt(Features * p * (1 - p));
-        Assert.InRange(count, (Features * (1 - p)) - (5 * sigma), (Features * (1 - p)) + (5 * sigma));
-
-        // The forward the step ran: y_c = b_c + sum over kept j of w_cj / (1 - p); then dL/dy_c = softmax(y)_c - [c == 0].
-        double scale = 1 / (1 - p);
-        double y0 = b0, y1 = b1;
-        for (int j = 0; j < Features; j++)
-        {
-            if (kept[j])
-            {
-                y0 += w[j] * scale;
-                y1 += w[Features + j] * scale;
-            }
-        }
-
-        double g0 = (1 / (1 + Math.Exp(y1 - y0))) - 1;
-        float[] after = network.GetParameters()[0].Data;
-        for (int j = 0; j < Features; j += 97)
-        {
-            double moved = w[j] - after[j];
-            Assert.Equal(kept[j] ? g0 * scale : 0, moved, 1e-4);
-        }
+        AssertDropoutStep(p, learningRate: 1, w, network.GetParameters()[0].Data, b0, b1, tolerance: 1e-4);
     }
 
     [Theory]
@@ -75,28 +51,8 @@ public sealed class DropoutTrainingTests
         float b0 = initial[3].Data[0], b1 = initial[3].Data[1];
 
         network.TrainStep(sgd, [1f], [1, 1], [0]);
-        float[] after = network.GetParameters()[2].Data;
-        bool[] kept = KeptColumns(w, after);
 
-        int count = kept.Count(k => k);
-        double sigma = Math.Sqrt(Features * p * (1 - p));
-        Assert.InRange(count, (Features * (1 - p)) - (5 * sigma), (Features * (1 - p)) + (5 * sigma));
-        double scale = 1 / (1 - p);
-        double y0 = b0, y1 = b1;
-        for (int j = 0; j < Features; j++)
-        {
-            if (kept[j])
-            {
-                y0 += w[j] * scale;
-                y1 += w[Features + j] * scale;
-            }
-        }
-
-        double g0 = (1 / (1 + Math.Exp(y1 - y0))) - 1;
-        for (int j = 0; j < Features; j += 97)
-        {
-            Assert.Equal(kept[j] ? 1e-3 * g0 * scale : 0, w[j] - after[j], 1e-6);
-        }
+        AssertDropoutStep(p, learningRate: 1e-3, w, network.GetParameters()[2].Data, b0, b1, tolerance: 1e-6);
     }
 
     [Fact]
@@ -118,6 +74,37 @@ public sealed class DropoutTrainingTests
         // Independent masks keep a column twice with probability (1 - p)^2: 5,000 of 20,000 expected, sigma 61.
         int both = Enumerable.Range(0, Features).Count(j => first[j] && second[j]);
         Assert.InRange(both, 5_000 - 310, 5_000 + 310);
+    }
+
+    /// <summary>
+    /// Checks one SGD step of a <c>Linear(D, 2)</c> whose input was 1 before dropout, from its weight before and after: the
+    /// kept count is Binomial(D, 1 − p) within 5 standard deviations, and every kept column moved by
+    /// <c>lr · ∂L/∂y_0 / (1 − p)</c> (the forward the step ran: <c>y_c = b_c + Σ_kept w_cj / (1 − p)</c>, then
+    /// <c>∂L/∂y_0 = softmax(y)_0 − 1</c> for label 0), every dropped one not at all.
+    /// </summary>
+    private static void AssertDropoutStep(double p, double learningRate, float[] before, float[] after, float b0, float b1, double tolerance)
+    {
+        bool[] kept = KeptColumns(before, after);
+        int count = kept.Count(k => k);
+        double sigma = Math.Sqrt(Features * p * (1 - p));
+        Assert.InRange(count, (Features * (1 - p)) - (5 * sigma), (Features * (1 - p)) + (5 * sigma));
+
+        double scale = 1 / (1 - p);
+        double y0 = b0, y1 = b1;
+        for (int j = 0; j < Features; j++)
+        {
+            if (kept[j])
+            {
+                y0 += before[j] * scale;
+                y1 += before[Features + j] * scale;
+            }
+        }
+
+        double g0 = (1 / (1 + Math.Exp(y1 - y0))) - 1;
+        for (int j = 0; j < Features; j += 97)
+        {
+            Assert.Equal(kept[j] ? learningRate * g0 * scale : 0, before[j] - after[j], tolerance);
+        }
     }
 
     private static float[] Ones() => Enumerable.Repeat(1f, Features).ToArray();
