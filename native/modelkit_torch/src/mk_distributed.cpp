@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <torch/csrc/autograd/generated/variable_factories.h>
@@ -290,7 +291,23 @@ MK_API int mk_dist_init(const char* master_addr, int32_t master_port, int32_t ra
             options.numWorkers = static_cast<std::size_t>(world_size);
             options.waitWorkers = false;
             options.timeout = group->timeout;
-            c10::intrusive_ptr<c10d::Store> store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+            // libtorch 1.13's TCPStore gives up when a signal interrupts its connect or accept (EINTR; the .NET runtime
+            // signals threads to suspend them, for example for a GC) instead of retrying: retry that case alone, within
+            // the timeout. Any other failure is reported at once.
+            const auto deadline = std::chrono::steady_clock::now() + group->timeout;
+            c10::intrusive_ptr<c10d::Store> store;
+            for (;;) {
+                try {
+                    store = c10::make_intrusive<c10d::TCPStore>(addr, options);
+                    break;
+                } catch (const std::exception& e) {
+                    if (std::string(e.what()).find("Interrupted system call") == std::string::npos ||
+                        std::chrono::steady_clock::now() >= deadline) {
+                        throw;
+                    }
+                    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+                }
+            }
             if (store_prefix != nullptr && store_prefix[0] != '\0') {
                 store = c10::make_intrusive<c10d::PrefixStore>(std::string(store_prefix), store);
             }
