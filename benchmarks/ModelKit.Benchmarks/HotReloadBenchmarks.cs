@@ -39,7 +39,7 @@ public class HotReloadBenchmarks
         _reference = ModelReference.Parse("mlp@production");
         float[] pixels = BenchmarkModels.Pixels(64, 5);
         _inputs = [.. Enumerable.Range(0, 64).Select(i => new[] { new NamedTensor("input", Tensor.Create<float>(pixels.AsMemory(i * 784, 784), 1, 1, 28, 28)) })];
-        _host.Pool.RunAsync(_reference, _inputs[0]).GetAwaiter().GetResult();
+        _host.Pool.RunAsync(_reference, _inputs[0]).AsTask().GetAwaiter().GetResult();
         _latencies = new List<double>(Requests * 20);
     }
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -93,7 +94,14 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     }
 
     /// <inheritdoc />
-    public async Task<InferenceResult> RunAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options = null, CancellationToken cancellationToken = default)
+    /// <remarks>
+    /// The returned <see cref="ValueTask{TResult}"/> is backed by a pooled async state machine box
+    /// (<see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/>) that is reused once its result is read, so a request
+    /// that waits for its batch allocates no task: await it exactly once, or convert it once with
+    /// <see cref="ValueTask{TResult}.AsTask"/>.
+    /// </remarks>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    public async ValueTask<InferenceResult> RunAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(inputs);

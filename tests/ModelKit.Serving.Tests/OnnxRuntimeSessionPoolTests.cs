@@ -18,7 +18,7 @@ public sealed class OnnxRuntimeSessionPoolTests
         var random = new Random(7);
         float[][] inputs = [.. Enumerable.Range(0, 64).Select(_ => Enumerable.Range(0, 3 * (1 + random.Next(3))).Select(_ => (float)random.NextDouble() * 8 - 4).ToArray())];
 
-        InferenceResult[] results = await Task.WhenAll(inputs.Select(x => Task.Run(() => host.Pool.RunAsync(reference, [TestModels.Float("input", x, x.Length / 3, 3)]))));
+        InferenceResult[] results = await Task.WhenAll(inputs.Select(x => Task.Run(() => host.Pool.RunAsync(reference, [TestModels.Float("input", x, x.Length / 3, 3)]).AsTask())));
 
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -52,7 +52,7 @@ public sealed class OnnxRuntimeSessionPoolTests
         var reference = ModelReference.Parse("identity");
 
         Tensor[] inputs = [.. Enumerable.Range(0, 8).Select(i => Make(elementType, i))];
-        InferenceResult[] results = await Task.WhenAll(inputs.Select(t => Task.Run(() => host.Pool.RunAsync(reference, [new NamedTensor("x", t)]))));
+        InferenceResult[] results = await Task.WhenAll(inputs.Select(t => Task.Run(() => host.Pool.RunAsync(reference, [new NamedTensor("x", t)]).AsTask())));
 
         for (int i = 0; i < inputs.Length; i++)
         {
@@ -281,8 +281,8 @@ public sealed class OnnxRuntimeSessionPoolTests
         await using var host = new ServingHost();
         await host.RegisterAsync("gemm", TestModels.GemmRelu());
 
-        var missing = await Assert.ThrowsAsync<ModelNotFoundException>(() => host.Pool.RunAsync(ModelReference.Parse("nope@production"), [TestModels.Float("input", [1f, 2f, 3f], 1, 3)]));
-        var badShape = await Assert.ThrowsAsync<InferenceInputException>(() => host.Pool.RunAsync(ModelReference.Parse("gemm"), [TestModels.Float("input", [1f, 2f], 1, 2)]));
+        var missing = await Assert.ThrowsAsync<ModelNotFoundException>(() => host.Pool.RunAsync(ModelReference.Parse("nope@production"), [TestModels.Float("input", [1f, 2f, 3f], 1, 3)]).AsTask());
+        var badShape = await Assert.ThrowsAsync<InferenceInputException>(() => host.Pool.RunAsync(ModelReference.Parse("gemm"), [TestModels.Float("input", [1f, 2f], 1, 2)]).AsTask());
 
         Assert.Equal("nope@production", missing.Reference);
         Assert.Equal("Input 'input' has shape [1, 2] but model 'gemm' version 1 expects [-1, 3]. Reshape the input or check the model reference.", badShape.Message);
@@ -365,10 +365,49 @@ public sealed class OnnxRuntimeSessionPoolTests
         await using var host = new ServingHost(o => o.Models["gemm"] = new ModelServingOptions { Batching = new BatchingOptions { Enabled = false }, WarmUp = false });
         await host.RegisterAsync("gemm", TestModels.GemmRelu());
 
-        InferenceResult[] results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => host.Pool.RunAsync(ModelReference.Parse("gemm"), [TestModels.Float("input", [i, 1f, 2f], 1, 3)]))));
+        InferenceResult[] results = await Task.WhenAll(Enumerable.Range(0, 16).Select(i => Task.Run(() => host.Pool.RunAsync(ModelReference.Parse("gemm"), [TestModels.Float("input", [i, 1f, 2f], 1, 3)]).AsTask())));
 
         Assert.All(results, r => Assert.Equal(1, r.BatchSize));
         Assert.All(results, r => Assert.Equal(TimeSpan.Zero, r.QueueDuration));
+    }
+
+    [Fact]
+    public async Task RunAsync_ValueTaskThatCompletedAsynchronously_IsReusedAndAStaleCopyCannotBeReadAgain()
+    {
+        await using var host = new ServingHost(o => o.Models["gemm"] = new ModelServingOptions { WarmUp = false });
+        await host.RegisterAsync("gemm", TestModels.GemmRelu());
+        var reference = ModelReference.Parse("gemm");
+
+        // The first request waits for the model's load (on another thread), so its ValueTask completes asynchronously and
+        // is backed by a pooled state machine box: read once, the box is reset for reuse and a stale copy must throw.
+        float[] x = [1f, 2f, 3f];
+        ValueTask<InferenceResult> first = host.Pool.RunAsync(reference, [TestModels.Float("input", x, 1, 3)]);
+        ValueTask<InferenceResult> stale = first;
+        bool pending = !first.IsCompleted;
+        Assert.Equal(TestModels.GemmReluReference(x), ((Tensor<float>)(await first).Outputs[0].Value).Span.ToArray());
+        if (pending)
+        {
+            await Assert.ThrowsAsync<InvalidOperationException>(async () => await stale);
+        }
+
+        // 16 callers × 20 requests reuse the boxes (and the batcher's pooled requests): each caller still reads its own rows.
+        int asynchronous = 0;
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(c => Task.Run(async () =>
+        {
+            for (int r = 0; r < 20; r++)
+            {
+                float[] row = [c, r, c - r];
+                ValueTask<InferenceResult> run = host.Pool.RunAsync(reference, [TestModels.Float("input", row, 1, 3)]);
+                if (!run.IsCompleted)
+                {
+                    Interlocked.Increment(ref asynchronous);
+                }
+
+                Assert.Equal(TestModels.GemmReluReference(row), ((Tensor<float>)(await run).Outputs[0].Value).Span.ToArray());
+            }
+        })));
+
+        Assert.True(pending || asynchronous > 0, "no request completed asynchronously, so no pooled ValueTask was exercised");
     }
 
     internal static Tensor Make(TensorElementType type, int seed)

@@ -38,6 +38,9 @@ public interface IInferenceSessionPool
     /// A batched request's task is completed by the thread that ran its batch, and the caller's continuation runs there
     /// synchronously (no thread-pool hop per request; the model's other batches keep running meanwhile). A caller that
     /// does long blocking work after the await should move it off that thread (for example with <c>Task.Run</c>).
+    /// The returned <see cref="ValueTask{TResult}"/> may be backed by a pooled, reused object (so that a request
+    /// allocates no task): await it exactly once, or call <see cref="ValueTask{TResult}.AsTask"/> once to combine it
+    /// (<c>Task.WhenAll</c>) or to block on it; do not await it twice or read its result before it completes.
     /// </remarks>
     /// <param name="reference">The model reference.</param>
     /// <param name="inputs">One tensor per signature input, matched by name. The caller keeps the buffers alive and unchanged until the task completes.</param>
@@ -53,7 +56,7 @@ public interface IInferenceSessionPool
     /// <exception cref="InvalidModelException">The artifact is not a valid ONNX model.</exception>
     /// <exception cref="NativeEngineException">ONNX Runtime failed.</exception>
     /// <exception cref="ObjectDisposedException">The pool was disposed.</exception>
-    Task<InferenceResult> RunAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options = null, CancellationToken cancellationToken = default);
+    ValueTask<InferenceResult> RunAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options = null, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Resolves <paramref name="reference"/> again and, when it names another version than the one serving, loads that
