@@ -620,6 +620,8 @@ internal sealed class DynamicBatcher
     /// The worker loop: runs a batch (holding one of the <see cref="BatchingOptions.MaxConcurrentBatches"/> slots), gives
     /// the slot back, answers the batch's requests (their continuations run here, synchronously: a caller that sends its
     /// next request re-queues it at once, without a thread-pool hop per request), then takes the next batch that may leave.
+    /// While other work items wait for a pool thread, the next batch is queued behind them instead, so a loop that its
+    /// callers keep fed never starves the thread pool.
     /// </summary>
     private void RunLoop(Batch first)
     {
@@ -664,6 +666,16 @@ internal sealed class DynamicBatcher
                 {
                     other = TryTakeBatch();
                 }
+            }
+
+            if (batch is not null && ThreadPool.PendingWorkItemCount > 0)
+            {
+                // Other work waits for a pool thread (for example callers that have not sent their first request yet, or
+                // the application's own work items): this loop would hold its thread for as long as its callers keep it
+                // fed, so the next batch goes to the back of the pool's global queue and this thread serves what waited
+                // first. Without waiting work the loop goes on here (no hop per batch).
+                ThreadPool.UnsafeQueueUserWorkItem(batch, preferLocal: false);
+                return;
             }
         }
     }
