@@ -39,4 +39,14 @@ at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator);
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
                                at::Generator& generator);
 
+// Cross-entropy with mean reduction (torch::nn::functional::cross_entropy with reduction "mean", no class weights, no
+// ignored index): loss = mean over rows i of -(1 - e) log p[i, y_i] - (e / C) sum over c of log p[i, c], where
+// p = softmax(logits) over the classes and e = label_smoothing (the label-smoothing form of Szegedy et al., "Rethinking the
+// Inception Architecture for Computer Vision", 2016, as PyTorch defines it). logits: float32 [N, C] (N >= 1, C >= 1);
+// labels: int64 [N], each in [0, C) (the caller validates them; they are not checked here). Returns a float32 scalar,
+// differentiable with respect to the logits: one autograd node whose backward is (p - (1 - e) onehot(y) - e / C) * g / N.
+// The row sums are accumulated in double and added in row order, so the value does not depend on the thread count.
+// Other element types or devices take at::cross_entropy_loss.
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, double label_smoothing);
+
 }  // namespace mk

@@ -16,6 +16,7 @@
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
 #include "mk_fused_adam.h"
+#include "mk_kernels.h"
 #include "mk_network_impl.h"
 #include "mk_distributed_impl.h"
 #include "mk_runtime_impl.h"
@@ -164,6 +165,9 @@ at::Tensor compute_loss(const mk_step_args& args, const at::Tensor& output, cons
             weight = torch::from_blob(const_cast<float*>(args.class_weights), {classes}, at::TensorOptions().dtype(at::kFloat));
         }
         at::Tensor t = torch::from_blob(const_cast<int64_t*>(labels), {target_count}, at::TensorOptions().dtype(at::kLong));
+        if (!weight.defined()) {
+            return mk::cross_entropy(output, t, args.label_smoothing);  // one autograd node (mk_kernels.h)
+        }
         return at::cross_entropy_loss(output, t, weight, at::Reduction::Mean, -100, args.label_smoothing);
     }
     mk::require(args.loss_kind == MK_LOSS_MSE || args.loss_kind == MK_LOSS_BCE_WITH_LOGITS, MK_E_INVALID_ARGUMENT,
