@@ -427,7 +427,7 @@ at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, co
         const at::Tensor h = mk::relu(mk::linear(x, weight, bias));
         return p > 0.0 ? mk::dropout(h, p, generator) : h;
     }
-    require(p >= 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in [0, 1), got " + std::to_string(p));
+    MK_REQUIRE(p >= 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in [0, 1), got " + std::to_string(p));
     uint64_t seed = 0;
     if (p > 0.0) {
         std::lock_guard<std::mutex> lock(generator.mutex());
@@ -446,7 +446,7 @@ at::Tensor relu(const at::Tensor& x) {
 }
 
 at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator) {
-    require(p > 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in (0, 1), got " + std::to_string(p));
+    MK_REQUIRE(p > 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in (0, 1), got " + std::to_string(p));
     uint64_t seed = 0;
     {
         std::lock_guard<std::mutex> lock(generator.mutex());
