@@ -1,8 +1,8 @@
 // The training step's own kernels where libtorch 1.13 (as Debian builds it) leaves most of the time on the table for the
-// networks ModelKit trains on CPU: Linear through oneDNN's GEMM on libtorch's OpenMP team, and a dropout mask drawn in
-// parallel from a counter-based generator. Measured on the quick start's MLP (batch 256, 2 threads, 2-core EPYC): one
-// Adam step 2.8 ms with libtorch's Linear and bernoulli_ (OpenBLAS pool + OpenMP team, OMP_WAIT_POLICY=PASSIVE), 1.9 ms
-// with these (benchmarks/README.md, "The MLP against its GEMM lower bound").
+// networks ModelKit trains on CPU: Linear through oneDNN's GEMM on libtorch's OpenMP team, a dropout mask drawn in parallel
+// from a counter-based generator, one-pass element-wise passes (compiled for AVX2 and for baseline x86-64, chosen at load)
+// and cross-entropy as one node. Measured on the quick start's MLP (batch 256, 2 threads, 2-core EPYC): one Adam step
+// within ~1.3x of its five GEMMs alone (benchmarks/README.md, "The MLP against its GEMM lower bound").
 #pragma once
 
 #include <ATen/core/Generator.h>
