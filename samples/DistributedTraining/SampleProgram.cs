@@ -211,7 +211,7 @@ internal static class SampleProgram
         public void Report(EpochReport value)
         {
             Console.WriteLine(Invariant(
-                $"{prefix}epoch {value.Epoch}/{value.Epochs}: loss {value.TrainLoss:F4}, validation accuracy {value.ValidationAccuracy:F4}, {value.Elapsed.TotalSeconds:F1} s (all-reduce wait {value.AllReduceWait.TotalSeconds:F1} s)"));
+                $"{prefix}epoch {value.Epoch}/{value.Epochs}: loss {value.TrainLoss:F4}, validation accuracy {value.ValidationAccuracy:F4}, {value.Elapsed.TotalSeconds:F2} s (all-reduce wait {value.AllReduceWait.TotalSeconds:F2} s)"));
             if (exitAfterEpoch > 0 && value.Epoch >= exitAfterEpoch)
             {
                 stop.Cancel();
@@ -225,7 +225,7 @@ internal sealed record SampleOptions
 {
     public int ProcessesPerNode { get; init; } = 1;
 
-    public int Epochs { get; init; } = 8;
+    public int Epochs { get; init; } = 12;
 
     public double TimeoutSeconds { get; init; } = 300;
 

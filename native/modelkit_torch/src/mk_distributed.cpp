@@ -188,7 +188,7 @@ std::shared_ptr<Reducer> build_reducer(mk_process_group* group, mk_network* netw
         current.params.push_back(k);
         current.offsets.push_back(bytes / static_cast<int64_t>(sizeof(float)));
         int64_t add = 0;
-        require(!__builtin_mul_overflow(p.numel(), static_cast<int64_t>(sizeof(float)), &add) &&
+        MK_REQUIRE(!__builtin_mul_overflow(p.numel(), static_cast<int64_t>(sizeof(float)), &add) &&
                     !__builtin_add_overflow(bytes, add, &bytes),
                 MK_E_INVALID_ARGUMENT, "the gradient bucket size overflows a 64-bit byte count");
         if (bytes >= cap_bytes) close();
@@ -270,13 +270,13 @@ MK_API int mk_dist_init(const char* master_addr, int32_t master_port, int32_t ra
     MK_GUARD(
         mk::require_not_null(master_addr, "master_addr");
         mk::require_not_null(out_group, "out_group");
-        mk::require(world_size >= 1, MK_E_INVALID_ARGUMENT, "world_size must be 1 or greater, got " + std::to_string(world_size));
-        mk::require(rank >= 0 && rank < world_size, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(world_size >= 1, MK_E_INVALID_ARGUMENT, "world_size must be 1 or greater, got " + std::to_string(world_size));
+        MK_REQUIRE(rank >= 0 && rank < world_size, MK_E_INVALID_ARGUMENT,
                     "rank " + std::to_string(rank) + " is outside [0, " + std::to_string(world_size) + ") for world size " +
                         std::to_string(world_size));
-        mk::require(master_port >= 1 && master_port <= 65535, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(master_port >= 1 && master_port <= 65535, MK_E_INVALID_ARGUMENT,
                     "master_port must be in [1, 65535], got " + std::to_string(master_port));
-        mk::require(std::isfinite(timeout_seconds) && timeout_seconds >= 0.1 && timeout_seconds <= 86400.0, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(std::isfinite(timeout_seconds) && timeout_seconds >= 0.1 && timeout_seconds <= 86400.0, MK_E_INVALID_ARGUMENT,
                     "the collective timeout must be between 0.1 and 86400 seconds, got " + std::to_string(timeout_seconds));
         auto group = std::make_unique<mk_process_group>();
         group->rank = rank;
@@ -355,7 +355,7 @@ MK_API int mk_dist_broadcast_network(mk_process_group* group, mk_network* networ
 MK_API int mk_dist_all_reduce_sum(mk_process_group* group, double* values, int64_t count) {
     MK_GUARD(
         mk::checked(group);
-        mk::require(count >= 1 && count <= (int64_t(1) << 30), MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(count >= 1 && count <= (int64_t(1) << 30), MK_E_INVALID_ARGUMENT,
                     "count must be in [1, 2^30], got " + std::to_string(count));
         mk::require_not_null(values, "values");
         std::vector<at::Tensor> list{torch::from_blob(values, {count}, at::TensorOptions().dtype(at::kDouble))};

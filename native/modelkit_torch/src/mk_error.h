@@ -27,12 +27,14 @@ void clear_error() noexcept;
 // Records `message` as the calling thread's last error and returns `status`.
 int fail(int status, const char* message) noexcept;
 
-// Throws ShimError(status, message) when `condition` is false.
-inline void require(bool condition, int status, const std::string& message) {
-    if (!condition) {
-        throw ShimError(status, message);
-    }
-}
+// Throws ShimError(status, message) when `condition` is false. A macro, so that the message (usually built by string
+// concatenation) is evaluated only on failure: several checks run once per training step or per label.
+#define MK_REQUIRE(condition, status, message)        \
+    do {                                              \
+        if (!(condition)) {                           \
+            throw ::mk::ShimError((status), (message)); \
+        }                                             \
+    } while (false)
 
 // Throws MK_E_INVALID_ARGUMENT naming `what` when `pointer` is null.
 inline void require_not_null(const void* pointer, const char* what) {

@@ -24,28 +24,59 @@ struct AdamScalars {
     float decay;         // AdamW: 1 - lr * weight_decay, applied to the parameter first
 };
 
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+// Compiled for x86-64-v3 (AVX2: 8 floats per sqrt and division) and for the baseline, chosen once at load (ifunc).
+#define MK_ADAM_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MK_ADAM_KERNEL
+#endif
+
 // p, g, m, v: `n` floats each. Same formula and order as libtorch 1.13's Adam (L2 = true) and AdamW (decoupled = true):
-// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps).
-template <bool L2, bool Decoupled>
-void update(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v, int64_t n,
-            const AdamScalars& s) {
-    at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
-        for (int64_t i = begin; i < end; ++i) {
-            float pi = p[i];
-            if (Decoupled) {
-                pi = pi * s.decay;
-            }
-            float gi = g[i];
-            if (L2) {
-                gi = gi + s.weight_decay * pi;
-            }
-            const float mi = m[i] * s.beta1 + s.one_minus_beta1 * gi;
-            const float vi = v[i] * s.beta2 + s.one_minus_beta2 * (gi * gi);
+// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps). One loop per variant
+// (the choice made once per call, outside the loop), so that each vectorises.
+MK_ADAM_KERNEL void adam_kernel(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+                                int64_t n, const AdamScalars& s, bool l2, bool decoupled) {
+    const float beta1 = s.beta1, one_minus_beta1 = s.one_minus_beta1, beta2 = s.beta2, one_minus_beta2 = s.one_minus_beta2;
+    const float sqrt_bc2 = s.sqrt_bias_correction2, eps = s.eps, step_size = s.step_size;
+    if (decoupled) {
+        const float decay = s.decay;
+        for (int64_t i = 0; i < n; ++i) {
+            const float pi = p[i] * decay;
+            const float gi = g[i];
+            const float mi = m[i] * beta1 + one_minus_beta1 * gi;
+            const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
             m[i] = mi;
             v[i] = vi;
-            const float denom = std::sqrt(vi) / s.sqrt_bias_correction2 + s.eps;
-            p[i] = pi - s.step_size * (mi / denom);
+            p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
         }
+    } else if (l2) {
+        const float weight_decay = s.weight_decay;
+        for (int64_t i = 0; i < n; ++i) {
+            const float pi = p[i];
+            const float gi = g[i] + weight_decay * pi;
+            const float mi = m[i] * beta1 + one_minus_beta1 * gi;
+            const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
+        }
+    } else {
+        for (int64_t i = 0; i < n; ++i) {
+            const float pi = p[i];
+            const float gi = g[i];
+            const float mi = m[i] * beta1 + one_minus_beta1 * gi;
+            const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
+            m[i] = mi;
+            v[i] = vi;
+            p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
+        }
+    }
+}
+
+template <bool L2, bool Decoupled>
+void update(float* p, const float* g, float* m, float* v, int64_t n, const AdamScalars& s) {
+    at::parallel_for(0, n, 16384, [&](int64_t begin, int64_t end) {
+        adam_kernel(p + begin, g + begin, m + begin, v + begin, end - begin, s, L2, Decoupled);
     });
 }
 

@@ -10,6 +10,7 @@
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Functions.h>
+#include <ATen/ops/cross_entropy_loss.h>
 #include <ATen/Parallel.h>
 #include <ATen/TensorOperators.h>
 #include <torch/csrc/autograd/custom_function.h>
@@ -119,6 +120,80 @@ void for_each_keep(int64_t n, uint64_t seed, uint64_t threshold, Body body) {
 
 uint64_t keep_threshold(double p) { return static_cast<uint64_t>(std::llround((1.0 - p) * 4294967296.0)); }
 
+// The element-wise loops, each compiled twice (GCC function multi-versioning, resolved once at load through an ifunc): for
+// x86-64-v3 (AVX2, FMA; 8 floats or 4 hashes per instruction) and for the baseline (SSE2), so one shim binary runs on any
+// x86-64 CPU and uses AVX2 where the CPU has it. Branch-free selects: a per-element branch on random signs mispredicts.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MK_VECTOR_KERNEL __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define MK_VECTOR_KERNEL
+#endif
+
+// o = x < 0 ? 0 : x (NaN fails the comparison and propagates, as clamp_min does).
+MK_VECTOR_KERNEL void relu_kernel(const float* __restrict x, float* __restrict o, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) o[i] = x[i] < 0.0f ? 0.0f : x[i];
+}
+
+// d = y > 0 ? g : 0.
+MK_VECTOR_KERNEL void relu_backward_kernel(const float* __restrict y, const float* __restrict g, float* __restrict d, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) d[i] = y[i] > 0.0f ? g[i] : 0.0f;
+}
+
+// d = y <= 0 ? 0 : g * scale (the fused node's backward: dropped or negative outputs are 0; NaN lets the gradient through).
+MK_VECTOR_KERNEL void masked_scale_kernel(const float* __restrict y, const float* __restrict g, float* __restrict d, float scale,
+                                          int64_t n) {
+    for (int64_t i = 0; i < n; ++i) d[i] = (y[i] <= 0.0f ? 0.0f : g[i]) * scale;
+}
+
+// Dropout forward on one block: o = x * m; keep = m != 0.
+MK_VECTOR_KERNEL void dropout_apply_kernel(const float* __restrict x, const float* __restrict m, float* __restrict o,
+                                           uint8_t* __restrict keep, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        o[i] = x[i] * m[i];
+        keep[i] = m[i] != 0.0f ? 1 : 0;
+    }
+}
+
+// Dropout backward: d = g * keep * scale (keep bytes are 0 or 1).
+MK_VECTOR_KERNEL void dropout_backward_kernel(const uint8_t* __restrict keep, const float* __restrict g, float* __restrict d,
+                                              float scale, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) d[i] = g[i] * (static_cast<float>(keep[i]) * scale);
+}
+
+// One row of the fused forward: row = max(row + bias, 0) * m.
+MK_VECTOR_KERNEL void bias_relu_scale_kernel(float* __restrict row, const float* __restrict bias, const float* __restrict m,
+                                             int64_t n) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float v = row[i] + bias[i];
+        row[i] = (v < 0.0f ? 0.0f : v) * m[i];
+    }
+}
+
+// Dropout multipliers for `pairs` consecutive pairs from pair index first_pair - 1 on (see row_multipliers).
+MK_VECTOR_KERNEL void pair_multipliers_kernel(float* __restrict m, uint64_t first_pair, int64_t pairs, uint64_t seed,
+                                              uint64_t threshold, float scale) {
+    for (int64_t j = 0; j < pairs; ++j) {
+        const uint64_t h = splitmix64_mix(seed + (first_pair + static_cast<uint64_t>(j)) * kGoldenGamma);
+        m[2 * j] = (h & 0xFFFFFFFFULL) < threshold ? scale : 0.0f;
+        m[2 * j + 1] = (h >> 32) < threshold ? scale : 0.0f;
+    }
+}
+
+// The dropout multipliers (scale where kept, else 0) of the `count` elements from flat index `base` on, with the decisions
+// for_each_keep draws. A block that starts on a pair and has whole pairs takes one hash per pair (vectorised); others go element
+// by element.
+void row_multipliers(float* __restrict m, int64_t base, int64_t count, uint64_t seed, uint64_t threshold, float scale) {
+    if ((base & 1) == 0 && (count & 1) == 0) {
+        pair_multipliers_kernel(m, static_cast<uint64_t>(base >> 1) + 1, count / 2, seed, threshold, scale);
+        return;
+    }
+    for (int64_t c = 0; c < count; ++c) {
+        const uint64_t i = static_cast<uint64_t>(base + c);
+        const uint64_t h = splitmix64_mix(seed + ((i >> 1) + 1) * kGoldenGamma);
+        m[c] = ((i & 1) != 0 ? (h >> 32) : (h & 0xFFFFFFFFULL)) < threshold ? scale : 0.0f;
+    }
+}
+
 // Dropout on a contiguous float32 tensor: the forward writes x * scale or 0 while it draws the keep decisions, and keeps them
 // as one byte per element for the backward (a quarter of a float mask; drawing them again cost more than reading them).
 class DropoutFunction : public torch::autograd::Function<DropoutFunction> {
@@ -127,12 +202,21 @@ public:
         at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
         at::Tensor keep = at::empty({x.numel()}, x.options().dtype(at::kByte));
         const float scale = static_cast<float>(1.0 / (1.0 - p));
-        const float* in = x.data_ptr<float>();
-        float* o = out.data_ptr<float>();
-        uint8_t* k = keep.data_ptr<uint8_t>();
-        for_each_keep(x.numel(), static_cast<uint64_t>(seed), keep_threshold(p), [&](int64_t i, bool kept) {
-            k[i] = kept ? 1 : 0;
-            o[i] = kept ? in[i] * scale : 0.0f;
+        const float* __restrict in = x.data_ptr<float>();
+        float* __restrict o = out.data_ptr<float>();
+        uint8_t* __restrict k = keep.data_ptr<uint8_t>();
+        const uint64_t threshold = keep_threshold(p);
+        // Blocks of kBlock elements (even, so each starts on a pair): the multipliers into a buffer, then one vectorised pass.
+        constexpr int64_t kBlock = 1024;
+        const int64_t n = x.numel();
+        at::parallel_for(0, (n + kBlock - 1) / kBlock, 8, [&](int64_t begin, int64_t end) {
+            float m[kBlock];
+            for (int64_t b = begin; b < end; ++b) {
+                const int64_t base = b * kBlock;
+                const int64_t count = std::min(kBlock, n - base);
+                row_multipliers(m, base, count, static_cast<uint64_t>(seed), threshold, scale);
+                dropout_apply_kernel(in + base, m, o + base, k + base, count);
+            }
         });
         ctx->saved_data["p"] = p;
         ctx->save_for_backward({keep});
@@ -145,13 +229,11 @@ public:
         const at::Tensor g = grad_outputs[0].contiguous();
         at::Tensor dx = at::empty_like(g, at::MemoryFormat::Contiguous);
         const float scale = static_cast<float>(1.0 / (1.0 - p));
-        const uint8_t* k = keep.data_ptr<uint8_t>();
-        const float* gi = g.data_ptr<float>();
-        float* d = dx.data_ptr<float>();
+        const uint8_t* __restrict k = keep.data_ptr<uint8_t>();
+        const float* __restrict gi = g.data_ptr<float>();
+        float* __restrict d = dx.data_ptr<float>();
         at::parallel_for(0, g.numel(), 8192, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-                d[i] = k[i] != 0 ? gi[i] * scale : 0.0f;
-            }
+            dropout_backward_kernel(k + begin, gi + begin, d + begin, scale, end - begin);
         });
         return {dx, at::Tensor(), at::Tensor()};
     }
@@ -163,12 +245,10 @@ class ReluFunction : public torch::autograd::Function<ReluFunction> {
 public:
     static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x) {
         at::Tensor out = at::empty_like(x, at::MemoryFormat::Contiguous);
-        const float* in = x.data_ptr<float>();
-        float* o = out.data_ptr<float>();
+        const float* __restrict in = x.data_ptr<float>();
+        float* __restrict o = out.data_ptr<float>();
         at::parallel_for(0, x.numel(), 8192, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-                o[i] = in[i] > 0.0f ? in[i] : (std::isnan(in[i]) ? in[i] : 0.0f);  // NaN propagates, as clamp_min does
-            }
+            relu_kernel(in + begin, o + begin, end - begin);
         });
         ctx->save_for_backward({out});
         return out;
@@ -178,13 +258,11 @@ public:
         const at::Tensor out = ctx->get_saved_variables()[0];
         const at::Tensor g = grad_outputs[0].contiguous();
         at::Tensor dx = at::empty_like(g, at::MemoryFormat::Contiguous);
-        const float* y = out.data_ptr<float>();
-        const float* gi = g.data_ptr<float>();
-        float* d = dx.data_ptr<float>();
+        const float* __restrict y = out.data_ptr<float>();
+        const float* __restrict gi = g.data_ptr<float>();
+        float* __restrict d = dx.data_ptr<float>();
         at::parallel_for(0, g.numel(), 8192, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) {
-                d[i] = y[i] > 0.0f ? gi[i] : 0.0f;
-            }
+            relu_backward_kernel(y + begin, gi + begin, d + begin, end - begin);
         });
         return {dx};
     }
@@ -214,26 +292,13 @@ public:
         at::parallel_for(0, n, std::max<int64_t>(1, 8192 / out), [&](int64_t begin, int64_t end) {
             std::vector<float> multiplier(static_cast<size_t>(out), 1.0f);
             std::vector<float> zero_bias(bp == nullptr ? static_cast<size_t>(out) : 0, 0.0f);
-            const float* bias_row = bp != nullptr ? bp : zero_bias.data();
-            float* m = multiplier.data();
+            const float* __restrict bias_row = bp != nullptr ? bp : zero_bias.data();
+            float* __restrict m = multiplier.data();
             for (int64_t r = begin; r < end; ++r) {
                 if (p > 0.0) {
-                    const int64_t base = r * out;
-                    uint64_t h = 0;
-                    for (int64_t c = 0; c < out; ++c) {
-                        const int64_t i = base + c;
-                        if (c == 0 || (i & 1) == 0) {
-                            h = splitmix64_mix(static_cast<uint64_t>(seed) + static_cast<uint64_t>((i >> 1) + 1) * kGoldenGamma);
-                        }
-                        const uint64_t u = (i & 1) != 0 ? (h >> 32) : (h & 0xFFFFFFFFULL);
-                        m[c] = u < threshold ? scale : 0.0f;
-                    }
+                    row_multipliers(m, r * out, out, static_cast<uint64_t>(seed), threshold, scale);
                 }
-                float* __restrict row = yp + r * out;
-                for (int64_t c = 0; c < out; ++c) {
-                    const float v = row[c] + bias_row[c];
-                    row[c] = (v < 0.0f ? 0.0f : v) * m[c];
-                }
+                bias_relu_scale_kernel(yp + r * out, bias_row, m, out);
             }
         });
         ctx->save_for_backward({x, w, y});
@@ -252,16 +317,81 @@ public:
         const at::Tensor g = grad_outputs[0].contiguous();
         const int64_t n = x.size(0), out = w.size(0);
         at::Tensor gi = at::empty({n, out}, g.options());
-        const float* yp = y.data_ptr<float>();
-        const float* gp = g.data_ptr<float>();
-        float* gip = gi.data_ptr<float>();
+        const float* __restrict yp = y.data_ptr<float>();
+        const float* __restrict gp = g.data_ptr<float>();
+        float* __restrict gip = gi.data_ptr<float>();
         at::parallel_for(0, n * out, 8192, [&](int64_t begin, int64_t end) {
-            for (int64_t i = begin; i < end; ++i) gip[i] = (yp[i] <= 0.0f ? 0.0f : gp[i]) * scale;
+            masked_scale_kernel(yp + begin, gp + begin, gip + begin, scale, end - begin);
         });
         tensor_list grads = linear_backward(ctx, gi, x, w);
         grads.emplace_back();  // p
         grads.emplace_back();  // seed
         return grads;
+    }
+};
+
+// Cross-entropy over contiguous float32 logits [N, C]: the forward keeps the softmax probabilities for the backward.
+class CrossEntropyFunction : public torch::autograd::Function<CrossEntropyFunction> {
+public:
+    static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& labels, double smoothing) {
+        const int64_t n = logits.size(0), classes = logits.size(1);
+        at::Tensor probabilities = at::empty({n, classes}, logits.options());
+        std::vector<double> row_loss(static_cast<size_t>(n));
+        const float* z = logits.data_ptr<float>();
+        const int64_t* y = labels.data_ptr<int64_t>();
+        float* pr = probabilities.data_ptr<float>();
+        const double keep = 1.0 - smoothing, spread = smoothing / static_cast<double>(classes);
+        // Rows in parallel only when the work pays for waking the team (a batch of 256 x 10 logits does not).
+        at::parallel_for(0, n, std::max<int64_t>(1, 16384 / classes), [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                const float* zi = z + i * classes;
+                float* pi = pr + i * classes;
+                float max = zi[0];
+                for (int64_t c = 1; c < classes; ++c) max = zi[c] > max ? zi[c] : max;
+                double sum = 0.0;
+                for (int64_t c = 0; c < classes; ++c) {
+                    pi[c] = std::exp(zi[c] - max);
+                    sum += pi[c];
+                }
+                const double log_sum = std::log(sum);
+                const float inverse = static_cast<float>(1.0 / sum);
+                double sum_log_p = 0.0;
+                for (int64_t c = 0; c < classes; ++c) {
+                    pi[c] *= inverse;
+                    sum_log_p += static_cast<double>(zi[c] - max) - log_sum;
+                }
+                const double log_p_label = static_cast<double>(zi[y[i]] - max) - log_sum;
+                row_loss[static_cast<size_t>(i)] = -keep * log_p_label - spread * sum_log_p;
+            }
+        });
+        double total = 0.0;
+        for (double v : row_loss) total += v;
+        ctx->save_for_backward({probabilities, labels});
+        ctx->saved_data["smoothing"] = smoothing;
+        return at::scalar_tensor(total / static_cast<double>(n), logits.options());
+    }
+
+    static tensor_list backward(AutogradContext* ctx, tensor_list grad_outputs) {
+        const auto saved = ctx->get_saved_variables();
+        const at::Tensor& probabilities = saved[0];
+        const at::Tensor& labels = saved[1];
+        const double smoothing = ctx->saved_data["smoothing"].toDouble();
+        const int64_t n = probabilities.size(0), classes = probabilities.size(1);
+        const float g = grad_outputs[0].item<float>() / static_cast<float>(n);
+        const float spread = static_cast<float>(smoothing / static_cast<double>(classes));
+        const float keep = static_cast<float>(1.0 - smoothing);
+        at::Tensor dz = at::empty({n, classes}, probabilities.options());
+        const float* pr = probabilities.data_ptr<float>();
+        const int64_t* y = labels.data_ptr<int64_t>();
+        float* d = dz.data_ptr<float>();
+        at::parallel_for(0, n, std::max<int64_t>(1, 16384 / classes), [&](int64_t begin, int64_t end) {
+            for (int64_t i = begin; i < end; ++i) {
+                for (int64_t c = 0; c < classes; ++c) {
+                    d[i * classes + c] = (pr[i * classes + c] - spread - (c == y[i] ? keep : 0.0f)) * g;
+                }
+            }
+        });
+        return {dz, at::Tensor(), at::Tensor()};
     }
 };
 
@@ -297,7 +427,7 @@ at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, co
         const at::Tensor h = mk::relu(mk::linear(x, weight, bias));
         return p > 0.0 ? mk::dropout(h, p, generator) : h;
     }
-    require(p >= 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in [0, 1), got " + std::to_string(p));
+    MK_REQUIRE(p >= 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in [0, 1), got " + std::to_string(p));
     uint64_t seed = 0;
     if (p > 0.0) {
         std::lock_guard<std::mutex> lock(generator.mutex());
@@ -316,7 +446,7 @@ at::Tensor relu(const at::Tensor& x) {
 }
 
 at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator) {
-    require(p > 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in (0, 1), got " + std::to_string(p));
+    MK_REQUIRE(p > 0.0 && p < 1.0, MK_E_INVALID_ARGUMENT, "dropout probability must be in (0, 1), got " + std::to_string(p));
     uint64_t seed = 0;
     {
         std::lock_guard<std::mutex> lock(generator.mutex());
@@ -332,6 +462,15 @@ at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator) {
     at::Tensor mask = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
     mask.copy_(keep.view(x.sizes())).mul_(1.0 / (1.0 - p));
     return x * mask;
+}
+
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, double label_smoothing) {
+    const bool ours = logits.dim() == 2 && plain_float(logits) && labels.dim() == 1 && labels.scalar_type() == at::kLong &&
+                      labels.device().is_cpu() && labels.size(0) == logits.size(0);
+    if (!ours) {
+        return at::cross_entropy_loss(logits, labels, {}, at::Reduction::Mean, -100, label_smoothing);
+    }
+    return CrossEntropyFunction::apply(logits.contiguous(), labels.contiguous(), label_smoothing);
 }
 
 }  // namespace mk

@@ -1,8 +1,8 @@
 // The training step's own kernels where libtorch 1.13 (as Debian builds it) leaves most of the time on the table for the
-// networks ModelKit trains on CPU: Linear through oneDNN's GEMM on libtorch's OpenMP team, and a dropout mask drawn in
-// parallel from a counter-based generator. Measured on the quick start's MLP (batch 256, 2 threads, 2-core EPYC): one
-// Adam step 2.8 ms with libtorch's Linear and bernoulli_ (OpenBLAS pool + OpenMP team, OMP_WAIT_POLICY=PASSIVE), 1.9 ms
-// with these (benchmarks/README.md, "The MLP against its GEMM lower bound").
+// networks ModelKit trains on CPU: Linear through oneDNN's GEMM on libtorch's OpenMP team, a dropout mask drawn in parallel
+// from a counter-based generator, one-pass element-wise passes (compiled for AVX2 and for baseline x86-64, chosen at load)
+// and cross-entropy as one node. Measured on the quick start's MLP (batch 256, 2 threads, 2-core EPYC): one Adam step
+// within ~1.3x of its five GEMMs alone (benchmarks/README.md, "The MLP against its GEMM lower bound").
 #pragma once
 
 #include <ATen/core/Generator.h>
@@ -38,5 +38,15 @@ at::Tensor dropout(const at::Tensor& x, double p, at::Generator& generator);
 // Throws mk::ShimError (MK_E_INVALID_ARGUMENT) when p is outside [0, 1).
 at::Tensor linear_relu_dropout(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double p,
                                at::Generator& generator);
+
+// Cross-entropy with mean reduction (torch::nn::functional::cross_entropy with reduction "mean", no class weights, no
+// ignored index): loss = mean over rows i of -(1 - e) log p[i, y_i] - (e / C) sum over c of log p[i, c], where
+// p = softmax(logits) over the classes and e = label_smoothing (the label-smoothing form of Szegedy et al., "Rethinking the
+// Inception Architecture for Computer Vision", 2016, as PyTorch defines it). logits: float32 [N, C] (N >= 1, C >= 1);
+// labels: int64 [N], each in [0, C) (the caller validates them; they are not checked here). Returns a float32 scalar,
+// differentiable with respect to the logits: one autograd node whose backward is (p - (1 - e) onehot(y) - e / C) * g / N.
+// The row sums are accumulated in double and added in row order, so the value does not depend on the thread count.
+// Other element types or devices take at::cross_entropy_loss.
+at::Tensor cross_entropy(const at::Tensor& logits, const at::Tensor& labels, double label_smoothing);
 
 }  // namespace mk

@@ -72,18 +72,18 @@ bool elementwise(int32_t kind) {
 }
 
 void require_size(int64_t value, int64_t min, int64_t index, int32_t kind, const char* what) {
-    require(value >= min && value <= kMaxSize, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(value >= min && value <= kMaxSize, MK_E_INVALID_ARGUMENT,
             layer_name(index, kind) + " has " + what + " " + std::to_string(value) + "; it must be in [" +
                 std::to_string(min) + ", " + std::to_string(kMaxSize) + "]");
 }
 
 void require_flag(int64_t value, int64_t index, int32_t kind, const char* what) {
-    require(value == 0 || value == 1, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(value == 0 || value == 1, MK_E_INVALID_ARGUMENT,
             layer_name(index, kind) + " has " + what + " " + std::to_string(value) + "; it must be 0 or 1");
 }
 
 void require_real(bool ok, double value, int64_t index, int32_t kind, const char* what, const char* range) {
-    require(ok && std::isfinite(value), MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(ok && std::isfinite(value), MK_E_INVALID_ARGUMENT,
             layer_name(index, kind) + " has " + what + " " + std::to_string(value) + "; it must be " + range);
 }
 
@@ -92,7 +92,7 @@ void validate_layer(int64_t i, const Layer& l) {
     const int32_t k = l.kind;
     switch (k) {
         case MK_LAYER_LINEAR:
-            require(l.ints[0] >= 1 && l.ints[1] >= 1, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(l.ints[0] >= 1 && l.ints[1] >= 1, MK_E_INVALID_ARGUMENT,
                     layer_name(i, k) + " has in_features " + std::to_string(l.ints[0]) + " and out_features " +
                         std::to_string(l.ints[1]) + "; both must be 1 or greater");
             require_size(l.ints[0], 1, i, k, "in_features");
@@ -109,7 +109,7 @@ void validate_layer(int64_t i, const Layer& l) {
             require_size(l.ints[5], 1, i, k, "dilation");
             require_size(l.ints[6], 1, i, k, "groups");
             require_flag(l.ints[7], i, k, "bias");
-            require(l.ints[0] % l.ints[6] == 0 && l.ints[1] % l.ints[6] == 0, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(l.ints[0] % l.ints[6] == 0 && l.ints[1] % l.ints[6] == 0, MK_E_INVALID_ARGUMENT,
                     layer_name(i, k) + " has " + std::to_string(l.ints[6]) + " groups, which must divide in_channels " +
                         std::to_string(l.ints[0]) + " and out_channels " + std::to_string(l.ints[1]));
             break;
@@ -118,7 +118,7 @@ void validate_layer(int64_t i, const Layer& l) {
             require_size(l.ints[0], 1, i, k, "kernel size");
             require_size(l.ints[1], 1, i, k, "stride");
             require_size(l.ints[2], 0, i, k, "padding");
-            require(2 * l.ints[2] <= l.ints[0], MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(2 * l.ints[2] <= l.ints[0], MK_E_INVALID_ARGUMENT,
                     layer_name(i, k) + " has padding " + std::to_string(l.ints[2]) + "; it must be at most half the kernel size " +
                         std::to_string(l.ints[0]));
             break;
@@ -137,7 +137,7 @@ void validate_layer(int64_t i, const Layer& l) {
             require_size(l.ints[1], 1, i, k, "embedding_dim");
             break;
         case MK_LAYER_DROPOUT:
-            require(std::isfinite(l.reals[0]) && l.reals[0] >= 0.0 && l.reals[0] < 1.0, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(std::isfinite(l.reals[0]) && l.reals[0] >= 0.0 && l.reals[0] < 1.0, MK_E_INVALID_ARGUMENT,
                     layer_name(i, k) + " has probability " + std::to_string(l.reals[0]) + "; it must be in [0, 1)");
             break;
         case MK_LAYER_LEAKYRELU:
@@ -145,7 +145,7 @@ void validate_layer(int64_t i, const Layer& l) {
             break;
         case MK_LAYER_SOFTMAX:
         case MK_LAYER_LOGSOFTMAX:
-            require(l.ints[0] >= -kMaxRank && l.ints[0] < kMaxRank, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(l.ints[0] >= -kMaxRank && l.ints[0] < kMaxRank, MK_E_INVALID_ARGUMENT,
                     layer_name(i, k) + " has dim " + std::to_string(l.ints[0]) + "; it must be in [-16, 16)");
             break;
         case MK_LAYER_RESIDUAL:
@@ -153,7 +153,7 @@ void validate_layer(int64_t i, const Layer& l) {
             require_flag(l.ints[1], i, k, "projection");
             break;
         default:
-            require(kind_name(k) != nullptr, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(kind_name(k) != nullptr, MK_E_INVALID_ARGUMENT,
                     "layer at index " + std::to_string(i) + " has unknown kind " + std::to_string(k) +
                         "; expected one of the MK_LAYER_* values 1 to 21");
             break;
@@ -197,7 +197,7 @@ mk_network* checked(mk_network* network) {
 
 int64_t checked_index(int64_t index, size_t size, const char* what) {
     const auto count = static_cast<int64_t>(size);
-    require(index >= 0 && index < count, MK_E_OUT_OF_RANGE,
+    MK_REQUIRE(index >= 0 && index < count, MK_E_OUT_OF_RANGE,
             std::string(what) + " index " + std::to_string(index) + " is outside [0, " + std::to_string(count) + ")");
     return index;
 }
@@ -222,7 +222,7 @@ void describe(const NamedTensors& set, int64_t index, const char** out_name, int
     require_not_null(out_numel, "out_numel");
     const at::Tensor& t = set.tensors[i];
     const int64_t dims = t.dim();
-    require(dims <= shape_capacity, MK_E_BUFFER_TOO_SMALL,
+    MK_REQUIRE(dims <= shape_capacity, MK_E_BUFFER_TOO_SMALL,
             "'" + set.names[i] + "' has rank " + std::to_string(dims) + " but out_shape holds " + std::to_string(shape_capacity) + " entries");
     for (int64_t d = 0; d < dims; ++d) {
         out_shape[d] = t.size(d);
@@ -237,7 +237,7 @@ void copy_out(const NamedTensors& set, int64_t index, float* destination, int64_
     const auto i = static_cast<size_t>(checked_index(index, set.tensors.size(), set.what));
     const at::Tensor value = set.tensors[i].detach().contiguous();
     const int64_t numel = value.numel();
-    require(numel <= capacity, MK_E_BUFFER_TOO_SMALL,
+    MK_REQUIRE(numel <= capacity, MK_E_BUFFER_TOO_SMALL,
             "'" + set.names[i] + "' has " + std::to_string(numel) + " elements but the destination holds " + std::to_string(capacity));
     require_not_null(destination, "destination");
     std::memcpy(destination, value.data_ptr<float>(), static_cast<size_t>(numel) * sizeof(float));
@@ -248,9 +248,9 @@ void copy_out(const NamedTensors& set, int64_t index, float* destination, int64_
 int64_t checked_numel(const int64_t* shape, int64_t rank, const char* what) {
     int64_t product = 1;
     for (int64_t i = 0; i < rank; ++i) {
-        require(shape[i] >= 0, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(shape[i] >= 0, MK_E_INVALID_ARGUMENT,
                 std::string(what) + " shape " + format_shape(shape, rank) + " has a negative dimension at index " + std::to_string(i));
-        require(!__builtin_mul_overflow(product, shape[i], &product), MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(!__builtin_mul_overflow(product, shape[i], &product), MK_E_INVALID_ARGUMENT,
                 std::string(what) + " shape " + format_shape(shape, rank) +
                     " has more elements than a 64-bit count can hold; check the dimensions");
     }
@@ -258,14 +258,14 @@ int64_t checked_numel(const int64_t* shape, int64_t rank, const char* what) {
 }
 
 at::Tensor wrap_features(const float* features, int64_t feature_count, const int64_t* shape, int64_t rank) {
-    require(rank >= 1 && rank <= kMaxRank, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(rank >= 1 && rank <= kMaxRank, MK_E_INVALID_ARGUMENT,
             "the feature shape must have 1 to " + std::to_string(kMaxRank) + " dimensions, got rank " +
                 std::to_string(rank));
     require_not_null(shape, "shape");
     const int64_t product = checked_numel(shape, rank, "feature");
-    require(shape[0] >= 1, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(shape[0] >= 1, MK_E_INVALID_ARGUMENT,
             "feature shape " + format_shape(shape, rank) + " has no samples: dimension 0 (the batch) must be 1 or greater");
-    require(feature_count == product, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(feature_count == product, MK_E_INVALID_ARGUMENT,
             "the feature buffer holds " + std::to_string(feature_count) + " floats but shape " +
                 format_shape(shape, rank) + " needs " + std::to_string(product));
     require_not_null(features, "features");
@@ -363,7 +363,7 @@ MK_API int mk_network_create(const int32_t* kinds, const int64_t* int_args, cons
                              int64_t layer_count, uint64_t seed, mk_network** out_network) {
     MK_GUARD(
         mk::require_not_null(out_network, "out_network");
-        mk::require(layer_count >= 1 && layer_count <= 100000, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(layer_count >= 1 && layer_count <= 100000, MK_E_INVALID_ARGUMENT,
                     "a network needs 1 to 100000 layers, got layer_count " + std::to_string(layer_count));
         mk::require_not_null(kinds, "kinds");
         mk::require_not_null(int_args, "int_args");
@@ -381,10 +381,10 @@ MK_API int mk_network_create(const int32_t* kinds, const int64_t* int_args, cons
             for (int k = 0; k < MK_LAYER_REAL_ARGS; ++k) layer.reals[k] = real_args[MK_LAYER_REAL_ARGS * i + k];
             mk::validate_layer(i, layer);
             if (layer.kind == MK_LAYER_RESIDUAL) {
-                mk::require(i >= residual_end, MK_E_INVALID_ARGUMENT,
+                MK_REQUIRE(i >= residual_end, MK_E_INVALID_ARGUMENT,
                             mk::layer_name(i, layer.kind) + " lies inside the residual block that starts earlier; blocks do not nest");
                 const int64_t span = layer.ints[0] + layer.ints[1];
-                mk::require(span <= layer_count - i - 1, MK_E_INVALID_ARGUMENT,
+                MK_REQUIRE(span <= layer_count - i - 1, MK_E_INVALID_ARGUMENT,
                             mk::layer_name(i, layer.kind) + " needs " + std::to_string(span) + " following layers but only " +
                                 std::to_string(layer_count - i - 1) + " follow");
                 residual_end = i + 1 + span;
@@ -392,7 +392,7 @@ MK_API int mk_network_create(const int32_t* kinds, const int64_t* int_args, cons
             }
             if (layer.kind == MK_LAYER_LINEAR) {
                 const int64_t in = layer.ints[0];
-                mk::require(previous_out < 0 || previous_out == in, MK_E_INVALID_ARGUMENT,
+                MK_REQUIRE(previous_out < 0 || previous_out == in, MK_E_INVALID_ARGUMENT,
                             mk::layer_name(i, layer.kind) + " expects " + std::to_string(in) + " input features but Linear at index " +
                                 std::to_string(previous_linear) + " produces " + std::to_string(previous_out));
                 previous_out = layer.ints[1];
@@ -449,9 +449,9 @@ MK_API int mk_network_forward(mk_network* network, const float* features, int64_
         at::Tensor output = network->forward(input, /*training=*/false).contiguous();
         const int64_t numel = output.numel();
         const int64_t out_dims = output.dim();
-        mk::require(out_dims <= shape_capacity, MK_E_BUFFER_TOO_SMALL,
+        MK_REQUIRE(out_dims <= shape_capacity, MK_E_BUFFER_TOO_SMALL,
                     "the output has rank " + std::to_string(out_dims) + " but out_shape holds " + std::to_string(shape_capacity) + " entries");
-        mk::require(numel <= capacity, MK_E_BUFFER_TOO_SMALL,
+        MK_REQUIRE(numel <= capacity, MK_E_BUFFER_TOO_SMALL,
                     "the output has shape " + mk::format_shape(output.sizes().data(), out_dims) + " (" + std::to_string(numel) +
                         " floats) but the output buffer holds " + std::to_string(capacity));
         if (numel > 0) {
@@ -520,7 +520,7 @@ MK_API int mk_network_parameter_write(mk_network* network, int64_t index, const 
         mk::checked(network);
         mk::checked_index(index, network->parameters.size(), "parameter");
         at::Tensor& parameter = network->parameters[static_cast<size_t>(index)];
-        mk::require(count == parameter.numel(), MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(count == parameter.numel(), MK_E_INVALID_ARGUMENT,
                     "parameter '" + network->parameter_names[static_cast<size_t>(index)] + "' has shape " +
                         mk::format_shape(parameter.sizes().data(), parameter.dim()) + " (" + std::to_string(parameter.numel()) +
                         " elements) but " + std::to_string(count) + " values were given");

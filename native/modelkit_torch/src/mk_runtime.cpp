@@ -107,7 +107,7 @@ MK_API int mk_runtime_version(const char** out_version) {
 
 MK_API int mk_runtime_set_num_threads(int32_t num_threads) {
     MK_GUARD(
-        mk::require(num_threads >= 1, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(num_threads >= 1, MK_E_INVALID_ARGUMENT,
                     "num_threads must be 1 or greater, got " + std::to_string(num_threads));
         mk::tune_allocator_once();
         g_requested_threads.store(num_threads, std::memory_order_relaxed);

@@ -16,6 +16,7 @@
 #include <torch/csrc/autograd/generated/variable_factories.h>
 
 #include "mk_fused_adam.h"
+#include "mk_kernels.h"
 #include "mk_network_impl.h"
 #include "mk_distributed_impl.h"
 #include "mk_runtime_impl.h"
@@ -27,12 +28,12 @@ struct mk_buffer {
 namespace {
 
 void require_learning_rate(double learning_rate) {
-    mk::require(std::isfinite(learning_rate) && learning_rate > 0.0, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(std::isfinite(learning_rate) && learning_rate > 0.0, MK_E_INVALID_ARGUMENT,
                 "the learning rate must be a finite number greater than 0, got " + std::to_string(learning_rate));
 }
 
 void require_non_negative(double value, const char* what) {
-    mk::require(std::isfinite(value) && value >= 0.0, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(std::isfinite(value) && value >= 0.0, MK_E_INVALID_ARGUMENT,
                 std::string(what) + " must be a finite number >= 0, got " + std::to_string(value));
 }
 
@@ -46,7 +47,7 @@ MK_API int mk_optimizer_create_adam(mk_network* network, double learning_rate, d
         mk::require_not_null(network, "network");
         mk::require_not_null(out_optimizer, "out_optimizer");
         require_learning_rate(learning_rate);
-        mk::require(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(beta1 >= 0.0 && beta1 < 1.0 && beta2 >= 0.0 && beta2 < 1.0, MK_E_INVALID_ARGUMENT,
                     "Adam betas must be in [0, 1), got (" + std::to_string(beta1) + ", " + std::to_string(beta2) + ")");
         require_non_negative(epsilon, "Adam epsilon");
         require_non_negative(weight_decay, "weight decay");
@@ -106,14 +107,14 @@ MK_API int mk_optimizer_create(mk_network* network, const mk_optimizer_args* arg
         if (args->kind == MK_OPTIMIZER_SGD) {
             require_non_negative(args->momentum, "SGD momentum");
             require_non_negative(args->dampening, "SGD dampening");
-            mk::require(args->nesterov == 0 || (args->nesterov == 1 && args->momentum > 0.0 && args->dampening == 0.0),
+            MK_REQUIRE(args->nesterov == 0 || (args->nesterov == 1 && args->momentum > 0.0 && args->dampening == 0.0),
                         MK_E_INVALID_ARGUMENT, "Nesterov momentum needs momentum > 0 and dampening 0, got momentum " +
                             std::to_string(args->momentum) + " and dampening " + std::to_string(args->dampening));
             auto options = torch::optim::SGDOptions(args->learning_rate).momentum(args->momentum).dampening(args->dampening)
                                .nesterov(args->nesterov == 1).weight_decay(args->weight_decay);
             optimizer->optimizer = std::make_unique<torch::optim::SGD>(network->parameters, options);
         } else if (args->kind == MK_OPTIMIZER_ADAM || args->kind == MK_OPTIMIZER_ADAMW) {
-            mk::require(args->beta1 >= 0.0 && args->beta1 < 1.0 && args->beta2 >= 0.0 && args->beta2 < 1.0, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(args->beta1 >= 0.0 && args->beta1 < 1.0 && args->beta2 >= 0.0 && args->beta2 < 1.0, MK_E_INVALID_ARGUMENT,
                         "Adam betas must be in [0, 1), got (" + std::to_string(args->beta1) + ", " + std::to_string(args->beta2) + ")");
             require_non_negative(args->epsilon, "Adam epsilon");
             if (args->kind == MK_OPTIMIZER_ADAM) {
@@ -140,35 +141,38 @@ namespace {
 at::Tensor compute_loss(const mk_step_args& args, const at::Tensor& output, const void* targets, int64_t target_count) {
     mk::require_not_null(targets, "targets");
     if (args.loss_kind == MK_LOSS_CROSS_ENTROPY) {
-        mk::require(output.dim() == 2, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(output.dim() == 2, MK_E_INVALID_ARGUMENT,
                     "cross-entropy needs logits of shape [N, classes] but the network produced " +
                         mk::format_shape(output.sizes().data(), output.dim()) + "; end the network with a Linear layer");
         const int64_t batch = output.size(0);
         const int64_t classes = output.size(1);
-        mk::require(target_count == batch, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(target_count == batch, MK_E_INVALID_ARGUMENT,
                     "the batch has " + std::to_string(batch) + " samples but " + std::to_string(target_count) +
                         " labels were given; pass one int64 label per sample");
         const auto* labels = static_cast<const int64_t*>(targets);
         for (int64_t i = 0; i < target_count; ++i) {
-            mk::require(labels[i] >= 0 && labels[i] < classes, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(labels[i] >= 0 && labels[i] < classes, MK_E_INVALID_ARGUMENT,
                         "label " + std::to_string(labels[i]) + " at position " + std::to_string(i) + " is outside [0, " +
                             std::to_string(classes) + "): the network has " + std::to_string(classes) + " output classes");
         }
-        mk::require(std::isfinite(args.label_smoothing) && args.label_smoothing >= 0.0 && args.label_smoothing < 1.0,
+        MK_REQUIRE(std::isfinite(args.label_smoothing) && args.label_smoothing >= 0.0 && args.label_smoothing < 1.0,
                     MK_E_INVALID_ARGUMENT, "label smoothing must be in [0, 1), got " + std::to_string(args.label_smoothing));
         at::Tensor weight;
         if (args.class_weights != nullptr) {
-            mk::require(args.class_weight_count == classes, MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(args.class_weight_count == classes, MK_E_INVALID_ARGUMENT,
                         std::to_string(args.class_weight_count) + " class weights were given but the network has " +
                             std::to_string(classes) + " output classes");
             weight = torch::from_blob(const_cast<float*>(args.class_weights), {classes}, at::TensorOptions().dtype(at::kFloat));
         }
         at::Tensor t = torch::from_blob(const_cast<int64_t*>(labels), {target_count}, at::TensorOptions().dtype(at::kLong));
+        if (!weight.defined()) {
+            return mk::cross_entropy(output, t, args.label_smoothing);  // one autograd node (mk_kernels.h)
+        }
         return at::cross_entropy_loss(output, t, weight, at::Reduction::Mean, -100, args.label_smoothing);
     }
-    mk::require(args.loss_kind == MK_LOSS_MSE || args.loss_kind == MK_LOSS_BCE_WITH_LOGITS, MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(args.loss_kind == MK_LOSS_MSE || args.loss_kind == MK_LOSS_BCE_WITH_LOGITS, MK_E_INVALID_ARGUMENT,
                 "unknown loss kind " + std::to_string(args.loss_kind) + "; expected MK_LOSS_CROSS_ENTROPY (0), MK_LOSS_MSE (1) or MK_LOSS_BCE_WITH_LOGITS (2)");
-    mk::require(target_count == output.numel(), MK_E_INVALID_ARGUMENT,
+    MK_REQUIRE(target_count == output.numel(), MK_E_INVALID_ARGUMENT,
                 "the network output has shape " + mk::format_shape(output.sizes().data(), output.dim()) + " (" +
                     std::to_string(output.numel()) + " values) but " + std::to_string(target_count) + " float32 targets were given");
     at::Tensor t = torch::from_blob(const_cast<void*>(targets), output.sizes(), at::TensorOptions().dtype(at::kFloat));
@@ -186,13 +190,13 @@ MK_API int mk_network_train_step_ex(mk_network* network, mk_optimizer* optimizer
         mk::require_not_null(optimizer, "optimizer");
         mk::require_not_null(args, "args");
         mk::require_not_null(out_loss, "out_loss");
-        mk::require(optimizer->network == network, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(optimizer->network == network, MK_E_INVALID_ARGUMENT,
                     "the optimizer was created over a different network; create one with this network's handle");
-        mk::require(std::isfinite(args->loss_scale) && args->loss_scale > 0.0, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(std::isfinite(args->loss_scale) && args->loss_scale > 0.0, MK_E_INVALID_ARGUMENT,
                     "loss_scale must be a finite number greater than 0, got " + std::to_string(args->loss_scale));
-        mk::require(std::isfinite(args->max_grad_norm) && args->max_grad_norm >= 0.0, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(std::isfinite(args->max_grad_norm) && args->max_grad_norm >= 0.0, MK_E_INVALID_ARGUMENT,
                     "max_grad_norm must be a finite number >= 0, got " + std::to_string(args->max_grad_norm));
-        mk::require(group == nullptr || args->bucket_cap_bytes >= 1024, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(group == nullptr || args->bucket_cap_bytes >= 1024, MK_E_INVALID_ARGUMENT,
                     "bucket_cap_bytes must be 1024 or greater, got " + std::to_string(args->bucket_cap_bytes));
         at::Tensor input = mk::wrap_features(features, feature_count, shape, rank);
         args->out_wait_seconds = 0.0;
@@ -245,7 +249,7 @@ MK_API int mk_checkpoint_save(mk_network* network, mk_optimizer* optimizer, mk_b
     MK_GUARD(
         mk::require_not_null(network, "network");
         mk::require_not_null(out_buffer, "out_buffer");
-        mk::require(optimizer == nullptr || optimizer->network == network, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(optimizer == nullptr || optimizer->network == network, MK_E_INVALID_ARGUMENT,
                     "the optimizer was created over a different network");
         torch::serialize::OutputArchive archive;
         // Flat "<index>.<name>" keys (Module::save would nest one archive per layer).
@@ -270,8 +274,8 @@ MK_API int mk_checkpoint_load(mk_network* network, mk_optimizer* optimizer, cons
     MK_GUARD(
         mk::require_not_null(network, "network");
         mk::require_not_null(data, "data");
-        mk::require(size > 0, MK_E_INVALID_ARGUMENT, "the checkpoint is empty");
-        mk::require(optimizer == nullptr || optimizer->network == network, MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(size > 0, MK_E_INVALID_ARGUMENT, "the checkpoint is empty");
+        MK_REQUIRE(optimizer == nullptr || optimizer->network == network, MK_E_INVALID_ARGUMENT,
                     "the optimizer was created over a different network");
         torch::serialize::InputArchive archive;
         archive.load_from(reinterpret_cast<const char*>(data), static_cast<size_t>(size));
@@ -279,9 +283,9 @@ MK_API int mk_checkpoint_load(mk_network* network, mk_optimizer* optimizer, cons
         std::vector<std::pair<std::string, at::Tensor>> loaded;
         auto check = [&](const std::string& name, const at::Tensor& target, bool is_buffer) {
             at::Tensor value;
-            mk::require(archive.try_read(name, value, is_buffer), MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(archive.try_read(name, value, is_buffer), MK_E_INVALID_ARGUMENT,
                         "the checkpoint has no tensor '" + name + "'; it was written for another model spec");
-            mk::require(value.sizes() == target.sizes() && value.scalar_type() == target.scalar_type(), MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(value.sizes() == target.sizes() && value.scalar_type() == target.scalar_type(), MK_E_INVALID_ARGUMENT,
                         "the checkpoint's tensor '" + name + "' has shape " + mk::format_shape(value.sizes().data(), value.dim()) +
                             " but the network's has " + mk::format_shape(target.sizes().data(), target.dim()) +
                             "; it was written for another model spec");
@@ -290,11 +294,11 @@ MK_API int mk_checkpoint_load(mk_network* network, mk_optimizer* optimizer, cons
         for (const auto& item : network->sequential->named_parameters(true)) check(item.key(), item.value(), false);
         for (const auto& item : network->sequential->named_buffers(true)) check(item.key(), item.value(), true);
         at::Tensor rng;
-        mk::require(archive.try_read("modelkit.dropout_rng", rng), MK_E_INVALID_ARGUMENT,
+        MK_REQUIRE(archive.try_read("modelkit.dropout_rng", rng), MK_E_INVALID_ARGUMENT,
                     "the checkpoint has no dropout generator state; it was not written by mk_checkpoint_save");
         torch::serialize::InputArchive optimizer_archive;
         if (optimizer != nullptr) {
-            mk::require(archive.try_read("modelkit.optimizer", optimizer_archive), MK_E_INVALID_ARGUMENT,
+            MK_REQUIRE(archive.try_read("modelkit.optimizer", optimizer_archive), MK_E_INVALID_ARGUMENT,
                         "the checkpoint has no optimizer state");
         }
         {
