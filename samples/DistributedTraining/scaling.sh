@@ -11,7 +11,8 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 dll="$repo_root/samples/DistributedTraining/bin/Release/net10.0/DistributedTraining.dll"
 rounds="${1:-2}" samples="${2:-8192}" epochs="${3:-3}"
 [[ -f "$dll" ]] || { echo "scaling.sh: $dll is missing; run 'dotnet build samples/DistributedTraining -c Release' first" >&2; exit 2; }
-# libgomp's default wait policy (what the trainer recommends for a process on cores of its own; the ranks of the 2 x 1
+# The 2 x 1 layout goes through the local launcher, which binds each rank to its own CPU (--cpu-bind auto); the 1 x 2
+# layout is one process on both CPUs (binding its OpenMP threads changed nothing measurable). libgomp's default wait policy (what the trainer recommends for a process on cores of its own; the ranks of the 2 x 1
 # layout have no OpenMP workers, and the local launcher sets PASSIVE for them anyway). Set OMP_WAIT_POLICY to override.
 export DOTNET_CLI_TELEMETRY_OPTOUT=1
 work="$(mktemp -d)"

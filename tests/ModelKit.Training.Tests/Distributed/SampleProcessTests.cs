@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.RegularExpressions;
 
 namespace ModelKit.Training.Tests.Distributed;
 
@@ -64,6 +65,47 @@ public sealed class SampleProcessTests : IDisposable
         Assert.Contains("[rank 1] training a CNN on 512 images (2 ranks, 1 thread each; " + expectedStore, torchrun.Output, StringComparison.Ordinal);
         Assert.Contains("[rank 0] epoch 1/1", torchrun.Output, StringComparison.Ordinal);
         Assert.Matches(@"test accuracy 0\.\d{4}", torchrun.Output);
+    }
+
+    [Theory]
+    [InlineData("auto")]
+    [InlineData("none")]
+    public async Task LocalLauncher_TrainsWithTwoRanks_BindingEachToItsOwnCpuWhenTheyFit(string cpuBind)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = _work };
+        foreach (string a in (string[])[SampleDll(), "--nproc-per-node", "2", "--cpu-bind", cpuBind, .. SampleArgs(_work, 60, epochs: 1)])
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using RankProcess launcher = RankProcess.Start(start);
+        bool exited = await launcher.WaitForExitAsync(TimeSpan.FromSeconds(240));
+
+        Assert.True(exited, "the launcher did not finish: " + launcher.Output);
+        Assert.True(launcher.ExitCode == 0, launcher.Output);
+        Assert.Contains("[rank 0] epoch 1/1", launcher.Output, StringComparison.Ordinal);
+        Assert.Contains("[rank 1] epoch 1/1", launcher.Output, StringComparison.Ordinal);
+        Assert.Matches(@"(?m)^test accuracy 0\.\d{4}", launcher.Output);
+        Assert.Contains("[launcher] all ranks finished (exit code 0)", launcher.Output, StringComparison.Ordinal);
+
+        // What each rank's kernel-side mask is (read by the rank from /proc/self/status), against what the launcher announced.
+        string Cpus(int rank) => Regex.Match(launcher.Output, $@"\[rank {rank}\] training a CNN .*; CPUs (\S+)").Groups[1].Value;
+        string mine = File.ReadLines("/proc/self/status").First(l => l.StartsWith("Cpus_allowed_list:", StringComparison.Ordinal))["Cpus_allowed_list:".Length..].Trim();
+        Match announced = Regex.Match(launcher.Output, @"rank 0 on CPU (\d+), rank 1 on CPU (\d+)\)");
+        if (cpuBind == "auto" && Environment.ProcessorCount >= 2)
+        {
+            Assert.True(announced.Success, launcher.Output);
+            Assert.Equal(announced.Groups[1].Value, Cpus(0));
+            Assert.Equal(announced.Groups[2].Value, Cpus(1));
+            Assert.NotEqual(Cpus(0), Cpus(1));
+        }
+        else
+        {
+            Assert.False(announced.Success, launcher.Output);
+            Assert.Contains("no CPU binding", launcher.Output, StringComparison.Ordinal);
+            Assert.Equal(mine, Cpus(0));
+            Assert.Equal(mine, Cpus(1));
+        }
     }
 
     internal static string[] SampleArgs(string work, int timeoutSeconds, int epochs = 40) =>
