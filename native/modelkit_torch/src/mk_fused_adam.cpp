@@ -32,44 +32,40 @@ struct AdamScalars {
 #endif
 
 // p, g, m, v: `n` floats each. Same formula and order as libtorch 1.13's Adam (L2 = true) and AdamW (decoupled = true):
-// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps). One loop per variant
-// (the choice made once per call, outside the loop), so that each vectorises.
-MK_ADAM_KERNEL void adam_kernel(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
-                                int64_t n, const AdamScalars& s, bool l2, bool decoupled) {
+// m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps). Inlined into each
+// clone of adam_kernel, so that it is compiled (and vectorised) for that clone's target.
+template <bool L2, bool Decoupled>
+inline __attribute__((always_inline)) void adam_loop(float* __restrict p, const float* __restrict g, float* __restrict m,
+                                                     float* __restrict v, int64_t n, const AdamScalars& s) {
     const float beta1 = s.beta1, one_minus_beta1 = s.one_minus_beta1, beta2 = s.beta2, one_minus_beta2 = s.one_minus_beta2;
     const float sqrt_bc2 = s.sqrt_bias_correction2, eps = s.eps, step_size = s.step_size;
+    const float decay = s.decay, weight_decay = s.weight_decay;
+    for (int64_t i = 0; i < n; ++i) {
+        float pi = p[i];
+        if (Decoupled) {
+            pi = pi * decay;
+        }
+        float gi = g[i];
+        if (L2) {
+            gi = gi + weight_decay * pi;
+        }
+        const float mi = m[i] * beta1 + one_minus_beta1 * gi;
+        const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
+        m[i] = mi;
+        v[i] = vi;
+        p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
+    }
+}
+
+// One vectorised loop per variant, chosen once per call.
+MK_ADAM_KERNEL void adam_kernel(float* __restrict p, const float* __restrict g, float* __restrict m, float* __restrict v,
+                                int64_t n, const AdamScalars& s, bool l2, bool decoupled) {
     if (decoupled) {
-        const float decay = s.decay;
-        for (int64_t i = 0; i < n; ++i) {
-            const float pi = p[i] * decay;
-            const float gi = g[i];
-            const float mi = m[i] * beta1 + one_minus_beta1 * gi;
-            const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
-            m[i] = mi;
-            v[i] = vi;
-            p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
-        }
+        adam_loop<false, true>(p, g, m, v, n, s);
     } else if (l2) {
-        const float weight_decay = s.weight_decay;
-        for (int64_t i = 0; i < n; ++i) {
-            const float pi = p[i];
-            const float gi = g[i] + weight_decay * pi;
-            const float mi = m[i] * beta1 + one_minus_beta1 * gi;
-            const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
-            m[i] = mi;
-            v[i] = vi;
-            p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
-        }
+        adam_loop<true, false>(p, g, m, v, n, s);
     } else {
-        for (int64_t i = 0; i < n; ++i) {
-            const float pi = p[i];
-            const float gi = g[i];
-            const float mi = m[i] * beta1 + one_minus_beta1 * gi;
-            const float vi = v[i] * beta2 + one_minus_beta2 * (gi * gi);
-            m[i] = mi;
-            v[i] = vi;
-            p[i] = pi - step_size * (mi / (std::sqrt(vi) / sqrt_bc2 + eps));
-        }
+        adam_loop<false, false>(p, g, m, v, n, s);
     }
 }
 
