@@ -51,6 +51,66 @@ public sealed class OnnxRuntimeInferenceSessionTests
     }
 
     [Fact]
+    public void Run_BatchSizeChangesBetweenRuns_BoundOutputsFollowAndEarlierResultsStayIntact()
+    {
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+        using IInferenceSession session = factory.Create(TestModels.GemmRelu());
+        var internalSession = (OnnxRuntimeInferenceSession)session;
+        var kept = new List<(float[] Input, Tensor<float> Output)>();
+
+        // The first run learns that the output follows the batch; the later ones run through the I/O binding, whose
+        // output buffers are rebound at every batch size change and reused otherwise.
+        int seed = 0;
+        foreach (int batch in (int[])[1, 3, 3, 2, 5, 1, 5])
+        {
+            float[] input = new float[batch * 3];
+            for (int i = 0; i < input.Length; i++)
+            {
+                input[i] = (((seed + i) % 11) - 5) * 0.25f;
+            }
+
+            seed += 7;
+            kept.Add((input, Assert.IsType<Tensor<float>>(session.Run([TestModels.Float("input", input, batch, 3)])[0].Value)));
+            Assert.True(internalSession.OutputsBound);
+        }
+
+        // Every result is the caller's own array: later runs into the same bound buffers changed none of them.
+        foreach ((float[] input, Tensor<float> output) in kept)
+        {
+            Assert.Equal([input.Length / 3L, 2L], output.Shape.ToArray());
+            Assert.Equal(TestModels.GemmReluReference(input), output.Span.ToArray());
+        }
+    }
+
+    [Fact]
+    public void Run_OutputShapeStopsFollowingTheBatch_FallsBackToOutputsTheEngineAllocates()
+    {
+        // y = Tile(x, repeats): with repeats [1, 1] the output follows the batch, so outputs get bound; with [2, 1] it has
+        // twice the rows, which the bound buffers cannot hold, and the session must still answer correctly.
+        byte[] model = new ModelKit.Onnx.OnnxGraphBuilder()
+            .AddInput("x", TensorElementType.Float, -1, 3)
+            .AddInput("repeats", TensorElementType.Int64, 2)
+            .AddNode("Tile", ["x", "repeats"], ["y"])
+            .AddOutput("y", TensorElementType.Float, -1, 3)
+            .ToBytes();
+        using OnnxRuntimeSessionFactory factory = TestModels.Factory();
+        using IInferenceSession session = factory.Create(model);
+        var internalSession = (OnnxRuntimeInferenceSession)session;
+        float[] x = [1f, 2f, 3f, 4f, 5f, 6f];
+
+        Tensor<float> once = Assert.IsType<Tensor<float>>(session.Run([TestModels.Float("x", x, 2, 3), TestModels.Int64("repeats", [1L, 1L], 2)])[0].Value);
+        Assert.True(internalSession.OutputsBound);
+        Tensor<float> twice = Assert.IsType<Tensor<float>>(session.Run([TestModels.Float("x", x, 2, 3), TestModels.Int64("repeats", [2L, 1L], 2)])[0].Value);
+        Tensor<float> again = Assert.IsType<Tensor<float>>(session.Run([TestModels.Float("x", x, 2, 3), TestModels.Int64("repeats", [1L, 1L], 2)])[0].Value);
+
+        Assert.Equal(x, once.Span.ToArray());
+        Assert.Equal([4L, 3L], twice.Shape.ToArray());
+        Assert.Equal([.. x, .. x], twice.Span.ToArray());
+        Assert.False(internalSession.OutputsBound);
+        Assert.Equal(x, again.Span.ToArray());
+    }
+
+    [Fact]
     public void Run_Int64Add_AddsExactly()
     {
         using OnnxRuntimeSessionFactory factory = TestModels.Factory();
