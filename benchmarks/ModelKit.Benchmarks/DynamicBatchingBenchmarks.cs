@@ -89,6 +89,67 @@ public class DynamicBatchingBenchmarks
         _host.DisposeAsync().AsTask().GetAwaiter().GetResult();
     }
 
+    /// <summary>
+    /// Interleaved rounds of 64 callers without and with the batcher (max batch 32), one process: each round runs
+    /// <paramref name="perRound"/> operations of each, alternately, and prints both times per operation and their ratio;
+    /// the median ratio over <paramref name="rounds"/> rounds is robust to this VM's drift, which moves both halves of a
+    /// round alike. <c>dotnet ModelKit.Benchmarks.dll batching-interleaved ROUNDS</c>; a quick check between BenchmarkDotNet runs.
+    /// </summary>
+    /// <param name="rounds">The rounds (at least 1).</param>
+    /// <param name="perRound">The operations of each kind per round.</param>
+    /// <param name="batchedOnly">Runs only the batched operations (for a profiler).</param>
+    public static void RunInterleaved(int rounds, int perRound = 4, bool batchedOnly = false)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 1);
+        var bench = new DynamicBatchingBenchmarks { Callers = 64 };
+        bench.Setup();
+        try
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                bench.SharedSessionWithoutBatcher().GetAwaiter().GetResult();
+                bench.PoolWithBatching().GetAwaiter().GetResult();
+            }
+
+            var ratios = new List<double>(rounds);
+            Console.WriteLine("round  without_ms  batched_ms  speed-up");
+            for (int r = 0; r < rounds; r++)
+            {
+                double without = double.NaN;
+                long start;
+                if (!batchedOnly)
+                {
+                    start = Stopwatch.GetTimestamp();
+                    for (int i = 0; i < perRound; i++)
+                    {
+                        bench.SharedSessionWithoutBatcher().GetAwaiter().GetResult();
+                    }
+
+                    without = Stopwatch.GetElapsedTime(start).TotalMilliseconds / perRound;
+                }
+
+                start = Stopwatch.GetTimestamp();
+                for (int i = 0; i < perRound; i++)
+                {
+                    bench.PoolWithBatching().GetAwaiter().GetResult();
+                }
+
+                double batched = Stopwatch.GetElapsedTime(start).TotalMilliseconds / perRound;
+                ratios.Add(without / batched);
+                Console.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{r,5}  {without,10:F2}  {batched,10:F2}  {without / batched,8:F3}"));
+            }
+
+            ratios.Sort();
+            Console.WriteLine(string.Create(
+                System.Globalization.CultureInfo.InvariantCulture,
+                $"speed-up median {ratios[ratios.Count / 2]:F3}, quartiles {ratios[ratios.Count / 4]:F3} - {ratios[3 * ratios.Count / 4]:F3} ({rounds} rounds of {perRound} operations each)"));
+        }
+        finally
+        {
+            bench.Cleanup();
+        }
+    }
+
     private static double Median(List<double> values) => values.Count == 0 ? double.NaN : values.Order().ElementAt(values.Count / 2);
 
     private string _lastMethod = string.Empty;

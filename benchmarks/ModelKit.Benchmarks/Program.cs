@@ -10,4 +10,19 @@ if (args.Length > 0 && args[0] == "mlp-bound-interleaved")
     return;
 }
 
+if (args.Length > 0 && args[0] == "overhead-interleaved")
+{
+    // Interleaved rounds of ModelKit's Run and the raw official API (see ServingOverheadInterleaved).
+    ModelKit.Benchmarks.ServingOverheadInterleaved.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 40);
+    return;
+}
+
+if (args.Length > 0 && args[0] == "batching-interleaved")
+{
+    // Interleaved rounds of 64 callers without and with the batcher (see DynamicBatchingBenchmarks.RunInterleaved).
+    int rounds = args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 20;
+    ModelKit.Benchmarks.DynamicBatchingBenchmarks.RunInterleaved(rounds, batchedOnly: args.Length > 2 && args[2] == "batched-only");
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, ManualConfig.Create(DefaultConfig.Instance).WithBuildTimeout(TimeSpan.FromMinutes(15)));

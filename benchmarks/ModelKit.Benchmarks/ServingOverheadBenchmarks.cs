@@ -76,6 +76,7 @@ public class ServingOverheadBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        _binding?.Dispose();
         _rawInput.Dispose();
         _rawOutput.Dispose();
         _runOptions.Dispose();
@@ -94,11 +95,108 @@ public class ServingOverheadBenchmarks
         return _logits[0];
     }
 
+    private OrtIoBinding? _binding;
+
+    /// <summary>
+    /// The official API's I/O binding, as ModelKit's session now runs: an input value per call bound by name, the
+    /// preallocated output bound, <c>RunWithBinding</c>, the input binding cleared (not a baseline: what the binding saves).
+    /// </summary>
+    /// <returns>The first logit.</returns>
+    [Benchmark(Description = "official API: I/O binding, input bound per call")]
+    public float RawIoBinding()
+    {
+        _binding ??= _raw.CreateIoBinding();
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, _pixels.AsMemory(), _shape);
+        _binding.BindInput("input", input);
+        _binding.BindOutput("logits", _rawOutput);
+        _raw.RunWithBinding(_runOptions, _binding);
+        _binding.ClearBoundInputs();
+        return _logits[0];
+    }
+
     [Benchmark(Description = "official API: input and output OrtValues reused")]
     public float RawOfficialApiReused()
     {
         _raw.Run(_runOptions, InputNames, [_rawInput], OutputNames, [_rawOutput]);
         return _logits[0];
+    }
+}
+
+/// <summary>
+/// Interleaved rounds of <see cref="ServingOverheadBenchmarks"/> in one process: per round, a block of calls through
+/// ModelKit's <see cref="IInferenceSession.Run"/> and a block of raw official API calls (the baseline), alternating which
+/// goes first, each block long enough (about 50 ms) that the clock resolution does not matter. This VM's speed drifts
+/// 10–30 % within minutes, which moves both halves of a round alike, so the median ratio over many rounds resolves a
+/// few percent where separate BenchmarkDotNet launches, minutes apart, disagree by more than the target's margin.
+/// <c>dotnet ModelKit.Benchmarks.dll overhead-interleaved ROUNDS</c>, run pinned to one core (<c>taskset -c 1</c>). Each
+/// round also times <see cref="ServingOverheadBenchmarks.RawIoBinding"/> (the official API's I/O binding, which
+/// ModelKit's session runs through), reported against the baseline.
+/// </summary>
+internal static class ServingOverheadInterleaved
+{
+    public static void Run(int rounds)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(rounds, 2);
+        foreach (int batch in (ReadOnlySpan<int>)[1, 64])
+        {
+            var bench = new ServingOverheadBenchmarks { BatchSize = batch };
+            bench.Setup();
+            try
+            {
+                int calls = batch == 1 ? 2000 : 150;
+                for (int i = 0; i < calls * 4; i++)
+                {
+                    bench.ModelKitRun();
+                    bench.RawOfficialApi();
+                }
+
+                var ratios = new List<double>(rounds);
+                double sumModelKit = 0;
+                double sumRaw = 0;
+                double sumBound = 0;
+                for (int r = 0; r < rounds; r++)
+                {
+                    double modelKit;
+                    double raw;
+                    if (r % 2 == 0)
+                    {
+                        modelKit = Time(bench.ModelKitRun, calls);
+                        raw = Time(() => bench.RawOfficialApi(), calls);
+                    }
+                    else
+                    {
+                        raw = Time(() => bench.RawOfficialApi(), calls);
+                        modelKit = Time(bench.ModelKitRun, calls);
+                    }
+
+                    double bound = Time(() => bench.RawIoBinding(), calls);
+                    sumBound += bound;
+                    sumModelKit += modelKit;
+                    sumRaw += raw;
+                    ratios.Add(modelKit / raw);
+                }
+
+                ratios.Sort();
+                Console.WriteLine(string.Create(
+                    System.Globalization.CultureInfo.InvariantCulture,
+                    $"batch {batch,2}: ModelKit {sumModelKit / rounds:F2} us, raw {sumRaw / rounds:F2} us per call; ratio median {ratios[ratios.Count / 2]:F3}, quartiles {ratios[ratios.Count / 4]:F3} - {ratios[3 * ratios.Count / 4]:F3}, ratio of means {sumModelKit / sumRaw:F3} ({rounds} rounds of {calls} calls each); raw with I/O binding {sumBound / rounds:F2} us, {sumBound / sumRaw:F3} of raw"));
+            }
+            finally
+            {
+                bench.Cleanup();
+            }
+        }
+    }
+
+    private static double Time<T>(Func<T> call, int calls)
+    {
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (int i = 0; i < calls; i++)
+        {
+            call();
+        }
+
+        return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMicroseconds / calls;
     }
 }
 
