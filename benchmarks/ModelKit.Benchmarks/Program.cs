@@ -17,6 +17,15 @@ if (args.Length > 0 && args[0] == "overhead-interleaved")
     return;
 }
 
+if (args.Length > 0 && args[0] == "batching-floor")
+{
+    // The bare mechanism of an async batcher, no engine (see BatchingFloor).
+    ModelKit.Benchmarks.BatchingFloor.Run(
+        args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 150_000,
+        args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 3136);
+    return;
+}
+
 if (args.Length > 0 && args[0] == "batching-interleaved")
 {
     // Interleaved rounds of 64 callers without and with the batcher (see DynamicBatchingBenchmarks.RunInterleaved).
