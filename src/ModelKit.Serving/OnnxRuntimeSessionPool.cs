@@ -95,13 +95,52 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
 
     /// <inheritdoc />
     /// <remarks>
-    /// The returned <see cref="ValueTask{TResult}"/> is backed by a pooled async state machine box
-    /// (<see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/>) that is reused once its result is read, so a request
-    /// that waits for its batch allocates no task: await it exactly once, or convert it once with
-    /// <see cref="ValueTask{TResult}.AsTask"/>.
+    /// The returned <see cref="ValueTask{TResult}"/> is backed by a pooled object that is reused once its result is read,
+    /// so a request that waits for its batch allocates no task: await it exactly once, or convert it once with
+    /// <see cref="ValueTask{TResult}.AsTask"/>. On the hot path (a loaded model whose requests are batched, no deadline,
+    /// no cancellable token, no <see cref="IInferenceObserver"/> and no listener of the <c>ModelKit.Serving</c> activity
+    /// source) that object is the batcher's pooled request itself; otherwise it is a pooled async state machine box
+    /// (<see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/>). Either way every failure, argument errors included,
+    /// is reported through the returned task, never thrown by the call.
     /// </remarks>
+    public ValueTask<InferenceResult> RunAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        // The hot path: a loaded, batchable model, and nothing that needs the async method around the request (no deadline,
+        // no cancellable token, no observer, no span listener, the system clock). The batcher's pooled request is the
+        // returned task itself, and the generation is released when the request completes. Failures go into the task, as
+        // they do from the async method.
+        if (reference is not null && inputs is not null && options?.Deadline is null && !cancellationToken.CanBeCanceled && _observers.Length == 0
+            && ReferenceEquals(_time, TimeProvider.System) && !ServingMetrics.ActivitySource.HasListeners())
+        {
+            long now = Stopwatch.GetTimestamp();
+            if (TryAcquireCurrent(KeyOf(reference), now) is { } generation)
+            {
+                if (generation.Batcher.CanMerge)
+                {
+                    Tensor[] ordered;
+                    try
+                    {
+                        ordered = generation.Session.ValidateAndOrder(inputs);
+                    }
+                    catch (Exception ex)
+                    {
+                        generation.OnRequestCompleted(now, ex);
+                        return ValueTask.FromException<InferenceResult>(ex);
+                    }
+
+                    return generation.Batcher.EnqueueForResult(ordered, options?.Priority ?? InferencePriority.Normal, now, generation);
+                }
+
+                generation.Release();
+            }
+        }
+
+        return RunWithinAsync(reference!, inputs!, options, cancellationToken);
+    }
+
+    /// <summary>Runs a request inside an async method: loads the model, honours deadline and cancellation, observers and spans.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<InferenceResult> RunAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options = null, CancellationToken cancellationToken = default)
+    private async ValueTask<InferenceResult> RunWithinAsync(ModelReference reference, IReadOnlyList<NamedTensor> inputs, InferenceRequestOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(reference);
         ArgumentNullException.ThrowIfNull(inputs);
@@ -751,7 +790,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     }
 
     /// <summary>One loaded version: its session and batcher, reference-counted by bindings (references it serves) and leases.</summary>
-    private sealed class Generation
+    private sealed class Generation : IRequestOwner
     {
         private readonly LiveCounter _live;
         private int _references = 1;
@@ -801,6 +840,30 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
             }
 
             return false;
+        }
+
+        /// <inheritdoc />
+        public InferenceResult ToResult(in BatchOutcome outcome) => new()
+        {
+            Outputs = outcome.Outputs,
+            ModelVersion = Version,
+            ExecutionProvider = Session.ProviderName,
+            BatchSize = outcome.BatchSize,
+            QueueDuration = outcome.QueueDuration,
+        };
+
+        /// <summary>Records the request's duration (with <c>error.type</c> on failure) and releases the request's reference.</summary>
+        /// <param name="enqueuedAt">The request's arrival, a <see cref="Stopwatch"/> timestamp (the hot path runs on the system clock only).</param>
+        /// <param name="error">The error, or null.</param>
+        public void OnRequestCompleted(long enqueuedAt, Exception? error)
+        {
+            if (Metrics.RequestDuration.Enabled)
+            {
+                double seconds = Stopwatch.GetElapsedTime(enqueuedAt).TotalSeconds;
+                Metrics.RequestDuration.Record(seconds, error is null ? Tags : [.. Tags, new(ServingMetrics.ErrorTypeTag, error.GetType().FullName)]);
+            }
+
+            Release();
         }
 
         public void Release()

@@ -410,6 +410,67 @@ public sealed class OnnxRuntimeSessionPoolTests
         Assert.True(pending || asynchronous > 0, "no request completed asynchronously, so no pooled ValueTask was exercised");
     }
 
+    [Fact]
+    public async Task RunAsync_HotPath_FailuresGoThroughTheTaskAStaleCopyThrowsAndEveryRequestReleasesItsGeneration()
+    {
+        await using var host = new ServingHost(o => o.Batching.MaxQueueDelay = TimeSpan.FromMilliseconds(1));
+        await host.RegisterAsync("scale", PoolTestModels.Scale(2f), "production");
+        ModelVersion v2 = await host.RegisterAsync("scale", PoolTestModels.Scale(3f));
+        var reference = ModelReference.Parse("scale@production");
+        await host.Pool.RunAsync(reference, [TestModels.Float("x", [1f, 1f, 1f], 1, 3)]);
+
+        // A request the signature refuses (no deadline, no token, no observer: the hot path) fails through its task, not
+        // by throwing from the call.
+        ValueTask<InferenceResult> refused = default;
+        Assert.Null(Record.Exception(() => refused = host.Pool.RunAsync(reference, [TestModels.Float("x", [1f, 2f], 1, 2)])));
+        var error = await Assert.ThrowsAsync<InferenceInputException>(() => refused.AsTask());
+        Assert.Equal("x", error.InputName);
+
+        // 16 callers × at least 50 requests, some of them queued behind a running batch: each answer is the caller's own
+        // rows, and a copy of a task that completed asynchronously cannot be read a second time (its pooled request moved on).
+        int staleChecked = 0;
+        int merged = 0;
+        int waited = 0;
+        using var start = new Barrier(16);
+        await Task.WhenAll(Enumerable.Range(0, 16).Select(c => Task.Factory.StartNew(async () =>
+        {
+            start.SignalAndWait();
+            // Until a few requests have waited for a batch (the callers' threads may start one after another on 2 cores).
+            for (int r = 0; r < 50 || (Volatile.Read(ref waited) < 8 && r < 4000); r++)
+            {
+                float[] x = PoolTestModels.Row((c * 10000) + r);
+                ValueTask<InferenceResult> run = host.Pool.RunAsync(reference, [TestModels.Float("x", x, 1, 3)]);
+                ValueTask<InferenceResult> copy = run;
+                bool pending = !run.IsCompleted;
+                InferenceResult result = await run;
+                if (result.BatchSize > 1)
+                {
+                    Interlocked.Increment(ref merged);
+                }
+
+                if (pending)
+                {
+                    Interlocked.Increment(ref waited);
+                }
+
+                Assert.Equal(1, result.ModelVersion.Version);
+                Assert.Equal(x.Select(v => v * 2f).ToArray(), ((Tensor<float>)result.Outputs[0].Value).Span.ToArray());
+                if (pending && Interlocked.Increment(ref staleChecked) <= 3)
+                {
+                    await Assert.ThrowsAsync<InvalidOperationException>(async () => await copy);
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()));
+        Assert.True(staleChecked > 0, $"no request waited for a batch, so the hot path's pooled requests were not exercised ({waited} waited, {merged} merged)");
+
+        // Every request above, the refused one included, gave its reference back: after a reload the old generation is
+        // disposed at once, and exactly one generation is left.
+        await host.Registry.SetAliasAsync("scale", "production", v2.Version);
+        Assert.Equal(2, (await host.Pool.ReloadAsync(reference)).Version);
+        Assert.Equal(1, host.Pool.LiveGenerationCount);
+        Assert.Equal(2, (await host.Pool.RunAsync(reference, [TestModels.Float("x", [1f, 1f, 1f], 1, 3)])).ModelVersion.Version);
+    }
+
     internal static Tensor Make(TensorElementType type, int seed)
     {
         long rows = 1 + (seed % 3);

@@ -13,6 +13,26 @@ namespace ModelKit.Serving.Internal;
 internal readonly record struct BatchOutcome(NamedTensor[] Outputs, int BatchSize, TimeSpan QueueDuration);
 
 /// <summary>
+/// What a request queued by <see cref="DynamicBatcher.EnqueueForResult"/> belongs to: it builds the caller's result and
+/// releases what the request holds (the pool's model generation) when the request completes.
+/// </summary>
+internal interface IRequestOwner
+{
+    /// <summary>Builds the caller's result from the batcher's outcome; called on the caller's thread when it reads the result.</summary>
+    /// <param name="outcome">The request's outcome.</param>
+    /// <returns>The result.</returns>
+    InferenceResult ToResult(in BatchOutcome outcome);
+
+    /// <summary>
+    /// Called once when the request completes, successfully or not, before the caller's continuation runs (on the thread
+    /// that completes it: a batch worker, a timer, or the caller's own thread). Must not throw.
+    /// </summary>
+    /// <param name="enqueuedAt">The timestamp the request arrived at (the batcher clock's).</param>
+    /// <param name="error">The error, or null on success.</param>
+    void OnRequestCompleted(long enqueuedAt, Exception? error);
+}
+
+/// <summary>
 /// The dynamic batcher of one loaded model generation. Requests are grouped by their non-batch shape (requests of
 /// different shapes never merge) and two priority levels. A batch leaves when it holds <see cref="BatchingOptions.MaxBatchSize"/>
 /// rows, when its oldest request has waited <see cref="BatchingOptions.MaxQueueDelay"/>, or at once when no batch of the
@@ -150,6 +170,62 @@ internal sealed class DynamicBatcher
             return ValueTask.FromException<BatchOutcome>(Timeout(d));
         }
 
+        Request? request = Queue(ordered, deadline, priority, requestContext, now, owner: null, cancellationToken);
+        return request is null ? RunAlone(ordered, requestContext) : request.AsValueTask();
+    }
+
+    /// <summary>
+    /// The pool's hot path: queues a validated request that has no deadline, no cancellable token and no span, and returns
+    /// the caller's <see cref="InferenceResult"/> directly, as a <see cref="ValueTask{TResult}"/> over the pooled request
+    /// itself (no async state machine of the pool's around it). <paramref name="owner"/> builds the result when the caller
+    /// reads it, and is told when the request completes, before the caller's continuation runs, with or without an error.
+    /// Never throws: every failure, a full queue included, is in the returned task (after <paramref name="owner"/> was told).
+    /// </summary>
+    /// <param name="ordered">One tensor per signature input, in signature order, already validated.</param>
+    /// <param name="priority">The priority.</param>
+    /// <param name="now">The batcher clock's timestamp at the request's arrival.</param>
+    /// <param name="owner">Builds the result and releases what the request holds.</param>
+    /// <returns>The result; await it exactly once.</returns>
+    public ValueTask<InferenceResult> EnqueueForResult(Tensor[] ordered, InferencePriority priority, long now, IRequestOwner owner)
+    {
+        Request? request;
+        try
+        {
+            request = Queue(ordered, deadline: null, priority, default, now, owner, CancellationToken.None);
+            if (request is not null)
+            {
+                return new ValueTask<InferenceResult>(request, request.Version);
+            }
+        }
+        catch (Exception ex)
+        {
+            owner.OnRequestCompleted(now, ex);
+            return ValueTask.FromException<InferenceResult>(ex);
+        }
+
+        BatchOutcome outcome;
+        try
+        {
+            outcome = RunAloneCore(ordered, default);
+        }
+        catch (Exception ex)
+        {
+            owner.OnRequestCompleted(now, ex);
+            return ValueTask.FromException<InferenceResult>(ex);
+        }
+
+        owner.OnRequestCompleted(now, null);
+        return new ValueTask<InferenceResult>(owner.ToResult(outcome));
+    }
+
+    /// <summary>
+    /// Queues a request, or returns null when the model is idle and the request is to run alone on the caller's thread
+    /// (its slot is taken: the caller must run it with <see cref="RunAlone"/> or <see cref="RunAloneCore"/>).
+    /// </summary>
+    /// <exception cref="InferenceQueueFullException">The queue is full.</exception>
+    /// <exception cref="ObjectDisposedException">The batcher is closed.</exception>
+    private Request? Queue(Tensor[] ordered, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long now, IRequestOwner? owner, CancellationToken cancellationToken)
+    {
         // Only a request that no callback (cancellation, deadline timer) can reach after it completed is pooled.
         bool pooled = deadline is null && !cancellationToken.CanBeCanceled;
 
@@ -175,7 +251,7 @@ internal sealed class DynamicBatcher
                 }
 
                 request = (pooled ? RentRequest() : null) ?? new Request(this) { Pooled = pooled };
-                request.Init(ordered, deadline, priority, requestContext, now);
+                request.Init(ordered, deadline, priority, requestContext, now, owner);
                 request.Group = GroupFor(ordered);
                 request.Group.Add(request);
                 _queued++;
@@ -201,7 +277,7 @@ internal sealed class DynamicBatcher
 
         if (request is null)
         {
-            return RunAlone(ordered, requestContext);
+            return null;
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -223,7 +299,7 @@ internal sealed class DynamicBatcher
             ThreadPool.UnsafeQueueUserWorkItem(batch, preferLocal: true);
         }
 
-        return request.AsValueTask();
+        return request;
     }
 
     /// <summary>Gets the number of request objects created so far (pooled ones are reused; tests check the reuse).</summary>
@@ -273,6 +349,19 @@ internal sealed class DynamicBatcher
 
     private ValueTask<BatchOutcome> RunAlone(Tensor[] ordered, ActivityContext requestContext)
     {
+        try
+        {
+            return new ValueTask<BatchOutcome>(RunAloneCore(ordered, requestContext));
+        }
+        catch (Exception ex)
+        {
+            return ValueTask.FromException<BatchOutcome>(ex);
+        }
+    }
+
+    /// <summary>Runs a lone request on the caller's thread (its slot was taken by <see cref="Queue"/>) and gives the slot back.</summary>
+    private BatchOutcome RunAloneCore(Tensor[] ordered, ActivityContext requestContext)
+    {
         long startedRaw = _metrics.RunDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         Activity? activity = ServingMetrics.ActivitySource.HasListeners()
             ? ServingMetrics.ActivitySource.StartActivity("modelkit.serving.batch", ActivityKind.Internal, parentContext: default, tags: _tags, links: requestContext == default ? null : [new ActivityLink(requestContext)])
@@ -284,12 +373,12 @@ internal sealed class DynamicBatcher
             _metrics.QueueDuration.Record(0, _tags);
             _metrics.BatchSize.Record(rows, _tags);
             activity?.SetTag("modelkit.batch.size", rows);
-            return new ValueTask<BatchOutcome>(new BatchOutcome(outputs, rows, TimeSpan.Zero));
+            return new BatchOutcome(outputs, rows, TimeSpan.Zero);
         }
         catch (Exception ex)
         {
             ModelKit.Diagnostics.ModelKitTelemetryHelpers.RecordError(activity, ex);
-            return ValueTask.FromException<BatchOutcome>(ex);
+            throw;
         }
         finally
         {
@@ -989,7 +1078,7 @@ internal sealed class DynamicBatcher
     /// Completed exactly once: by its batch (after it was taken from the queue, under the lock), or by cancellation,
     /// deadline or close (after it was removed from the queue, under the lock); a second completion throws.
     /// </summary>
-    private sealed class Request(DynamicBatcher owner) : IValueTaskSource<BatchOutcome>
+    private sealed class Request(DynamicBatcher owner) : IValueTaskSource<BatchOutcome>, IValueTaskSource<InferenceResult>
     {
         private ManualResetValueTaskSourceCore<BatchOutcome> _core; // continuations run synchronously on the completing thread
 
@@ -1031,8 +1120,14 @@ internal sealed class DynamicBatcher
 
         public ITimer? DeadlineTimer { get; set; }
 
-        public void Init(Tensor[] inputs, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long enqueuedAt)
+        /// <summary>Gets the owner of a request queued by <see cref="EnqueueForResult"/> (null otherwise).</summary>
+        public IRequestOwner? ResultOwner { get; private set; }
+
+        public short Version => _core.Version;
+
+        public void Init(Tensor[] inputs, DateTimeOffset? deadline, InferencePriority priority, ActivityContext requestContext, long enqueuedAt, IRequestOwner? resultOwner)
         {
+            ResultOwner = resultOwner;
             Inputs = inputs;
             Rows = inputs.Length > 0 && inputs[0].Shape.Length > 0 ? checked((int)inputs[0].Shape[0]) : 1;
             Deadline = deadline;
@@ -1051,10 +1146,19 @@ internal sealed class DynamicBatcher
             DeadlineTimer = null;
         }
 
-        public void Succeed() => _core.SetResult(Outcome);
+        public void Succeed()
+        {
+            // The owner lets go of what the request held before the caller's continuation runs (and may reuse this request).
+            ResultOwner?.OnRequestCompleted(EnqueuedAt, null);
+            _core.SetResult(Outcome);
+        }
 
-        public void Cancel(CancellationToken token) =>
-            _core.SetException(new TaskCanceledException("The inference request was cancelled while it was queued.", null, token));
+        public void Cancel(CancellationToken token)
+        {
+            var error = new TaskCanceledException("The inference request was cancelled while it was queued.", null, token);
+            ResultOwner?.OnRequestCompleted(EnqueuedAt, error);
+            _core.SetException(error);
+        }
 
         public void Fail(Exception error)
         {
@@ -1064,7 +1168,15 @@ internal sealed class DynamicBatcher
                 error = new TaskCanceledException(oce.Message, oce, oce.CancellationToken);
             }
 
+            ResultOwner?.OnRequestCompleted(EnqueuedAt, error);
             _core.SetException(error);
+        }
+
+        InferenceResult IValueTaskSource<InferenceResult>.GetResult(short token)
+        {
+            // Read before GetResult: a pooled request is reset when its outcome is read.
+            IRequestOwner resultOwner = ResultOwner ?? throw new InvalidOperationException("The request was not queued for an InferenceResult.");
+            return resultOwner.ToResult(GetResult(token));
         }
 
         public BatchOutcome GetResult(short token)
@@ -1079,6 +1191,7 @@ internal sealed class DynamicBatcher
                 {
                     // The result is read: forget the caller's tensors and outputs, move to a new version, reuse.
                     Inputs = [];
+                    ResultOwner = null;
                     Outcome = default;
                     Error = null;
                     Group = null;
