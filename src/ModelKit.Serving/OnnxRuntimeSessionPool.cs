@@ -37,6 +37,8 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Generation> _generations = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<ModelReference, string> _keys = new();
+    private const int RecentKeySlots = 16;
+    private readonly KeyOfReference?[] _recentKeys = new KeyOfReference?[RecentKeySlots];
     private readonly LiveCounter _live = new();
     private int _disposed;
 
@@ -429,19 +431,30 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
     /// </summary>
     private string KeyOf(ModelReference reference)
     {
-        if (_keys.TryGetValue(reference, out string? key))
+        // Callers usually parse a reference once and pass the same instance with every request: recently used instances are
+        // recognised by identity (a small table indexed by the object's identity hash), without hashing the record's strings.
+        ref KeyOfReference? slot = ref _recentKeys[RuntimeHelpers.GetHashCode(reference) & (RecentKeySlots - 1)];
+        KeyOfReference? recent = Volatile.Read(ref slot);
+        if (recent is not null && ReferenceEquals(recent.Reference, reference))
         {
-            return key;
+            return recent.Key;
         }
 
-        key = reference.ToString();
-        if (_keys.Count < 4096)
+        if (!_keys.TryGetValue(reference, out string? key))
         {
-            _keys.TryAdd(reference, key);
+            key = reference.ToString();
+            if (_keys.Count < 4096)
+            {
+                _keys.TryAdd(reference, key);
+            }
         }
 
+        Volatile.Write(ref slot, new KeyOfReference(reference, key));
         return key;
     }
+
+    /// <summary>A reference <see cref="KeyOf"/> looked up and its key (immutable, published as a whole).</summary>
+    private sealed record KeyOfReference(ModelReference Reference, string Key);
 
     /// <summary>
     /// The hot path of <see cref="AcquireGenerationAsync"/>: the loaded generation of <paramref name="key"/> with a

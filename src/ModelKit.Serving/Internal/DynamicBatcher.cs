@@ -57,6 +57,7 @@ internal sealed class DynamicBatcher
     private readonly TimeProvider _time;
     private readonly ServingMetrics _metrics;
     private readonly KeyValuePair<string, object?>[] _tags;
+    private readonly long _maxQueueDelayTicks; // MaxQueueDelay in the clock's timestamp units
     private readonly Lock _gate = new();
     private readonly List<ShapeGroup> _groupList = [];
     private readonly List<ShapeGroup> _soloGroups = [];
@@ -82,6 +83,7 @@ internal sealed class DynamicBatcher
         _time = time;
         _metrics = metrics;
         _tags = tags;
+        _maxQueueDelayTicks = (long)(options.MaxQueueDelay.TotalSeconds * time.TimestampFrequency);
         CanMerge = options.Enabled && IsBatchable(signature);
     }
 
@@ -612,7 +614,7 @@ internal sealed class DynamicBatcher
 
     private void ArmDelayTimer(long enqueuedAt)
     {
-        long due = enqueuedAt + (long)(_options.MaxQueueDelay.TotalSeconds * _time.TimestampFrequency);
+        long due = enqueuedAt + _maxQueueDelayTicks;
         if (_delayTimer is not null && _delayTimerDue <= due)
         {
             return;
