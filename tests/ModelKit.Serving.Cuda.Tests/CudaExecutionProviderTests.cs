@@ -111,7 +111,22 @@ internal static class GpuProbe
 
 internal sealed class ListLoggerProvider : ILoggerProvider
 {
-    public List<(LogLevel Level, int EventId, string Message)> Entries { get; } = [];
+    private readonly List<(LogLevel Level, int EventId, string Message)> _entries = [];
+
+    /// <summary>
+    /// Gets a copy of the entries logged so far, taken under the lock: ONNX Runtime's messages reach every registered
+    /// logger, so sessions created by tests running in parallel may log here while a test reads.
+    /// </summary>
+    public IReadOnlyList<(LogLevel Level, int EventId, string Message)> Entries
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _entries];
+            }
+        }
+    }
 
     public ILogger CreateLogger(string categoryName) => new ListLogger(this);
 
@@ -128,9 +143,9 @@ internal sealed class ListLoggerProvider : ILoggerProvider
 
         public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            lock (owner.Entries)
+            lock (owner._entries)
             {
-                owner.Entries.Add((logLevel, eventId.Id, formatter(state, exception)));
+                owner._entries.Add((logLevel, eventId.Id, formatter(state, exception)));
             }
         }
     }

@@ -107,7 +107,22 @@ internal sealed class ScopedMeterFactory : IMeterFactory
 /// <summary>Collects log entries written through a real <see cref="Microsoft.Extensions.Logging.LoggerFactory"/>.</summary>
 internal sealed class ListLoggerProvider : Microsoft.Extensions.Logging.ILoggerProvider
 {
-    public List<(Microsoft.Extensions.Logging.LogLevel Level, int EventId, string Message)> Entries { get; } = [];
+    private readonly List<(Microsoft.Extensions.Logging.LogLevel Level, int EventId, string Message)> _entries = [];
+
+    /// <summary>
+    /// Gets a copy of the entries logged so far, taken under the lock: ONNX Runtime's messages reach every registered
+    /// logger, so sessions created by tests running in parallel may log here while a test reads.
+    /// </summary>
+    public IReadOnlyList<(Microsoft.Extensions.Logging.LogLevel Level, int EventId, string Message)> Entries
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _entries];
+            }
+        }
+    }
 
     public Microsoft.Extensions.Logging.ILogger CreateLogger(string categoryName) => new ListLogger(this);
 
@@ -124,9 +139,9 @@ internal sealed class ListLoggerProvider : Microsoft.Extensions.Logging.ILoggerP
 
         public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
         {
-            lock (owner.Entries)
+            lock (owner._entries)
             {
-                owner.Entries.Add((logLevel, eventId.Id, formatter(state, exception)));
+                owner._entries.Add((logLevel, eventId.Id, formatter(state, exception)));
             }
         }
     }
