@@ -169,14 +169,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
                 outcome = RunUnbatched(generation, ordered, options, cancellationToken);
             }
 
-            var answer = new InferenceResult
-            {
-                Outputs = outcome.Outputs,
-                ModelVersion = generation.Version,
-                ExecutionProvider = generation.Session.ProviderName,
-                BatchSize = outcome.BatchSize,
-                QueueDuration = outcome.QueueDuration,
-            };
+            InferenceResult answer = generation.ToResult(outcome);
             if (_metrics.RequestDuration.Enabled || _observers.Length > 0)
             {
                 TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
@@ -190,12 +183,7 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         catch (Exception ex)
         {
             ModelKitTelemetryHelpers.RecordError(activity, ex);
-            if (_metrics.RequestDuration.Enabled)
-            {
-                KeyValuePair<string, object?>[] tags = [.. generation.Tags, new(ServingMetrics.ErrorTypeTag, ex.GetType().FullName)];
-                _metrics.RequestDuration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, tags);
-            }
-
+            generation.RecordRequestDuration(start, ex);
             throw;
         }
         finally
@@ -870,13 +858,20 @@ public sealed class OnnxRuntimeSessionPool : IInferenceSessionPool, IAsyncDispos
         /// <param name="error">The error, or null.</param>
         public void OnRequestCompleted(long enqueuedAt, Exception? error)
         {
+            RecordRequestDuration(enqueuedAt, error);
+            Release();
+        }
+
+        /// <summary>Records a request's duration from <paramref name="start"/> (a <see cref="Stopwatch"/> timestamp), tagged with <c>error.type</c> on failure.</summary>
+        /// <param name="start">The request's arrival.</param>
+        /// <param name="error">The error, or null.</param>
+        public void RecordRequestDuration(long start, Exception? error)
+        {
             if (Metrics.RequestDuration.Enabled)
             {
-                double seconds = Stopwatch.GetElapsedTime(enqueuedAt).TotalSeconds;
+                double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
                 Metrics.RequestDuration.Record(seconds, error is null ? Tags : [.. Tags, new(ServingMetrics.ErrorTypeTag, error.GetType().FullName)]);
             }
-
-            Release();
         }
 
         public void Release()

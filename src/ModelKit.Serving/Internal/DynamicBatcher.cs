@@ -190,24 +190,16 @@ internal sealed class DynamicBatcher
     /// <returns>The result; await it exactly once.</returns>
     public ValueTask<InferenceResult> EnqueueForResult(Tensor[] ordered, InferencePriority priority, long now, IRequestOwner owner)
     {
-        Request? request;
+        BatchOutcome outcome;
         try
         {
-            request = Queue(ordered, deadline: null, priority, default, now, owner, CancellationToken.None);
+            Request? request = Queue(ordered, deadline: null, priority, default, now, owner, CancellationToken.None);
             if (request is not null)
             {
                 return new ValueTask<InferenceResult>(request, request.Version);
             }
-        }
-        catch (Exception ex)
-        {
-            owner.OnRequestCompleted(now, ex);
-            return ValueTask.FromException<InferenceResult>(ex);
-        }
 
-        BatchOutcome outcome;
-        try
-        {
+            // The model was idle: the request runs now, on the caller's thread.
             outcome = RunAloneCore(ordered, default);
         }
         catch (Exception ex)
@@ -1150,7 +1142,8 @@ internal sealed class DynamicBatcher
 
         public void Succeed()
         {
-            // The owner lets go of what the request held before the caller's continuation runs (and may reuse this request).
+            // The owner lets go of what the request held before the caller's continuation runs (which may queue this
+            // caller's next request, and reuse this pooled request, before SetResult returns).
             ResultOwner?.OnRequestCompleted(EnqueuedAt, null);
             _core.SetResult(Outcome);
         }
